@@ -1,0 +1,34 @@
+// swift-tools-version:6.0
+// Targets follow the layers in ARCHITECTURE.md: each imports only the ones below it.
+import PackageDescription
+
+let package = Package(
+    name: "mstar",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "mstar", targets: ["mstar"]),
+        .library(name: "MSTaRTensor", targets: ["MSTaRTensor"]),
+        .library(name: "MSTaRTasks", targets: ["MSTaRTasks"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // System libraries, found through pkg-config (Debian: libopenblas-dev, libedit-dev).
+        .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS", pkgConfig: "openblas",
+                       providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CEditLine", path: "Sources/CEditLine", pkgConfig: "libedit",
+                       providers: [.apt(["libedit-dev"])]),
+
+        .target(name: "MSTaRTensor", dependencies: ["COpenBLAS"],
+                swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
+        .target(name: "MSTaRTasks", dependencies: ["MSTaRTensor"]),
+        .executableTarget(name: "mstar", dependencies: [
+            "MSTaRTensor", "MSTaRTasks",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        .testTarget(name: "MSTaRTensorTests", dependencies: ["MSTaRTensor"]),
+        .testTarget(name: "MSTaRTasksTests", dependencies: ["MSTaRTasks"]),
+    ]
+)
