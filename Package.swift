@@ -9,6 +9,7 @@ let package = Package(
         .executable(name: "mstar", targets: ["mstar"]),
         .library(name: "MSTaRTensor", targets: ["MSTaRTensor"]),
         .library(name: "MSTaRTasks", targets: ["MSTaRTasks"]),
+        .library(name: "MSTaRModel", targets: ["MSTaRModel"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -23,12 +24,15 @@ let package = Package(
         .target(name: "MSTaRTensor", dependencies: ["COpenBLAS"],
                 swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
         .target(name: "MSTaRTasks", dependencies: ["MSTaRTensor"]),
+        .target(name: "MSTaRModel", dependencies: ["MSTaRTensor", "MSTaRTasks"],
+                swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
         .executableTarget(name: "mstar", dependencies: [
-            "MSTaRTensor", "MSTaRTasks",
+            "MSTaRTensor", "MSTaRTasks", "MSTaRModel",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
         .testTarget(name: "MSTaRTensorTests", dependencies: ["MSTaRTensor"]),
         .testTarget(name: "MSTaRTasksTests", dependencies: ["MSTaRTasks"]),
+        .testTarget(name: "MSTaRModelTests", dependencies: ["MSTaRModel"]),
     ]
 )

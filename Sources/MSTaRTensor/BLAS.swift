@@ -1,0 +1,45 @@
+import COpenBLAS
+
+/// Process-wide compute settings: BLAS threads and the kernel OpenBLAS chose.
+///
+/// Float results depend in the last bits on the BLAS thread count and kernel, so both are settings
+/// that journals and benchmarks record, and a run that must be reproduced pins them.
+public enum Runtime {
+    nonisolated(unsafe) private static var _threads = 1
+
+    /// Threads used by OpenBLAS and by the element-wise kernels that split work.
+    public static var threads: Int { _threads }
+
+    /// Sets the thread count for BLAS and element-wise work (call once, before computing).
+    public static func setThreads(_ n: Int) {
+        _threads = Swift.max(1, n)
+        openblas_set_num_threads(Int32(_threads))
+    }
+
+    /// The OpenBLAS core type in use (e.g. "Haswell", "SkylakeX").
+    public static var blasKernel: String { String(cString: openblas_get_corename()) }
+
+    /// The OpenBLAS build configuration string.
+    public static var blasConfig: String { String(cString: openblas_get_config()) }
+}
+
+/// Row-major single-precision GEMM: C = alpha * op(A) * op(B) + beta * C, where op(A) is M x K and
+/// op(B) is K x N. Leading dimensions default to tight packing of the stored (untransposed) layout.
+@inline(__always)
+public func sgemm(
+    transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int, alpha: Float = 1,
+    a: UnsafePointer<Float>, lda: Int? = nil, b: UnsafePointer<Float>, ldb: Int? = nil,
+    beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int? = nil
+) {
+    if m == 0 || n == 0 { return }
+    if k == 0 {  // BLAS leaves C untouched when K = 0 only if beta is honoured; make it explicit
+        for i in 0..<m { for j in 0..<n { let p = c + i * (ldc ?? n) + j; p.pointee = beta == 0 ? 0 : beta * p.pointee } }
+        return
+    }
+    cblas_sgemm(
+        CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+        Int32(m), Int32(n), Int32(k), alpha,
+        a, Int32(lda ?? (transA ? m : k)),
+        b, Int32(ldb ?? (transB ? k : n)),
+        beta, c, Int32(ldc ?? n))
+}

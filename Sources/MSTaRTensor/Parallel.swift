@@ -1,0 +1,45 @@
+import Dispatch
+
+/// Lets a non-escaping closure cross into `concurrentPerform`'s @Sendable one. Safe here because
+/// every worker writes only its own part of the outputs and the call returns after all finish.
+private struct UncheckedSendable<T>: @unchecked Sendable { let value: T }
+
+/// Runs `body(worker)` for 0..<workers concurrently and returns when all are done.
+private func runWorkers(_ workers: Int, _ body: (Int) -> Void) {
+    withoutActuallyEscaping(body) { body in
+        let box = UncheckedSendable(value: body)
+        DispatchQueue.concurrentPerform(iterations: workers) { w in box.value(w) }
+    }
+}
+
+/// Splits 0..<n into contiguous chunks and runs `body(range)` on each, in parallel when the work
+/// is large enough to pay for it. Chunk boundaries depend only on `n`, `grain` and
+/// `Runtime.threads`, so results are the same bytes run to run.
+@inline(__always)
+func parallelFor(_ n: Int, grain: Int = 32_768, _ body: (Range<Int>) -> Void) {
+    let workers = Swift.min(Runtime.threads, Swift.max(1, n / Swift.max(grain, 1)))
+    if workers <= 1 {
+        body(0..<n)
+        return
+    }
+    let chunk = (n + workers - 1) / workers
+    runWorkers(workers) { w in
+        let lo = w * chunk
+        let hi = Swift.min(n, lo + chunk)
+        if lo < hi { body(lo..<hi) }
+    }
+}
+
+/// Runs `body(i)` for i in 0..<n over the runtime's threads, each index on exactly one thread.
+/// For independent units of work (attention heads, samples) that write disjoint outputs.
+func parallelEach(_ n: Int, _ body: (Int) -> Void) {
+    let workers = Swift.min(Runtime.threads, n)
+    if workers <= 1 {
+        for i in 0..<n { body(i) }
+        return
+    }
+    runWorkers(workers) { w in
+        var i = w
+        while i < n { body(i); i += workers }
+    }
+}
