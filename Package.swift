@@ -2,6 +2,14 @@
 // Targets follow the layers in ARCHITECTURE.md: each imports only the ones below it.
 import PackageDescription
 
+// Hot loops are compiled for the CPU that builds them (scripts/mstar and scripts/test always build
+// where they run). MSTAR_TARGET_CPU=generic builds a portable binary instead.
+let targetCPU = Context.environment["MSTAR_TARGET_CPU"] ?? "native"
+let kernelFlags: [SwiftSetting] = [
+    .unsafeFlags(["-Ounchecked"] + (targetCPU == "generic" ? [] : ["-target-cpu", targetCPU]),
+                 .when(configuration: .release)),
+]
+
 let package = Package(
     name: "mstar",
     platforms: [.macOS(.v13)],
@@ -22,10 +30,10 @@ let package = Package(
                        providers: [.apt(["libedit-dev"])]),
 
         .target(name: "MSTaRTensor", dependencies: ["COpenBLAS"],
-                swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
+                swiftSettings: kernelFlags),
         .target(name: "MSTaRTasks", dependencies: ["MSTaRTensor"]),
         .target(name: "MSTaRModel", dependencies: ["MSTaRTensor", "MSTaRTasks"],
-                swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
+                swiftSettings: kernelFlags),
         .executableTarget(name: "mstar", dependencies: [
             "MSTaRTensor", "MSTaRTasks", "MSTaRModel",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -151,8 +151,16 @@ public func add(_ a: Tensor, _ b: Tensor) throws -> Tensor {
     broadcastApply(a, b, out, +)
     return out.recording([a, b]) { out in
         let g = out.grad!.ptr
-        accumulateBroadcastGrad(a, g, shape) { _, _ in 1 }
-        accumulateBroadcastGrad(b, g, shape) { _, _ in 1 }
+        for operand in [a, b] {
+            if operand.count == out.count {
+                // The common case (residual connections): the gradient passes through unchanged.
+                operand.accumulateGrad { dst, fresh in
+                    if fresh { dst.update(from: g, count: out.count) } else { parallelFor(out.count) { r in for i in r { dst[i] += g[i] } } }
+                }
+            } else {
+                accumulateBroadcastGrad(operand, g, shape) { _, _ in 1 }
+            }
+        }
     }
 }
 
