@@ -1,5 +1,11 @@
 import COpenBLAS
 
+#if os(Linux)
+/// glibc's mallopt (malloc.h is not part of the Glibc module).
+@_silgen_name("mallopt") private func mallopt(_ param: Int32, _ value: Int32) -> Int32
+private let M_TRIM_THRESHOLD: Int32 = -1, M_MMAP_THRESHOLD: Int32 = -3
+#endif
+
 /// Process-wide compute settings: BLAS threads and the kernel OpenBLAS chose.
 ///
 /// Float results depend in the last bits on the BLAS thread count and kernel, so both are settings
@@ -14,6 +20,17 @@ public enum Runtime {
     public static func setThreads(_ n: Int) {
         _threads = Swift.max(1, n)
         openblas_set_num_threads(Int32(_threads))
+        keepFreedMemory()
+    }
+
+    /// Training frees and reallocates the same activation buffers every step. By default glibc
+    /// hands blocks of a few MB back to the kernel and faults them in again (zeroed) next step;
+    /// keeping them in the heap removes that cost.
+    private static func keepFreedMemory() {
+        #if os(Linux)
+        _ = mallopt(M_MMAP_THRESHOLD, 256 << 20)
+        _ = mallopt(M_TRIM_THRESHOLD, 512 << 20)
+        #endif
     }
 
     /// The OpenBLAS core type in use (e.g. "Haswell", "SkylakeX").

@@ -63,3 +63,27 @@ import Testing
         #expect(checked == model.namedParameters.count * 4)
     }
 }
+
+@Suite struct DeterminismTests {
+    /// Training with two threads (BLAS and element-wise workers) repeats to the byte.
+    @Test func twoThreadTrainingIsByteIdenticalRunToRun() throws {
+        func run() throws -> [[Float]] {
+            var rng = RNG(seed: 70)
+            let config = GPT.Config(vocab: 32, dModel: 64, layers: 2, heads: 4, mlpHidden: 128, maxSeq: 40)
+            let model = GPT(config, rng: &rng)
+            let opt = AdamW(params: model.parameters)
+            for _ in 0..<3 {
+                let ids = (0..<(8 * 40)).map { _ in Int32(rng.int(below: 32)) }
+                opt.zeroGrad()
+                try crossEntropy(try model(ids, batch: 8, seq: 40), ids).backward()
+                clipGradNorm(model.parameters, maxNorm: 1)
+                opt.update()
+            }
+            return model.parameters.map(\.array)
+        }
+        let saved = Runtime.threads
+        Runtime.setThreads(2)
+        defer { Runtime.setThreads(saved) }
+        #expect(try run() == run())
+    }
+}
