@@ -1,42 +1,73 @@
 import MSTaRTensor
 
-/// A pre-norm transformer block (GPT-2 layout):
-/// x ← x + proj(attention(ln1(x))); x ← x + fc2(gelu(fc1(ln2(x)))).
+/// Which normalisation a block uses.
+public enum NormKind: String, Codable, Sendable, CaseIterable { case layerNorm, rmsNorm }
+/// Which MLP a block uses: GELU (GPT-2) or SwiGLU (LLaMA).
+public enum MLPKind: String, Codable, Sendable, CaseIterable { case gelu, swiglu }
+
+/// A pre-norm transformer block:
+/// x ← x + proj(attention(norm1(x))); x ← x + mlp(norm2(x)).
 public final class TransformerBlock {
     public let heads: Int
     public let causal: Bool
+    public let norm: NormKind
+    public let mlp: MLPKind
+    public let hidden: Int
     public let ln1Weight, ln1Bias, qkvWeight, qkvBias, projWeight, projBias: Tensor
     public let ln2Weight, ln2Bias, fc1Weight, fc1Bias, fc2Weight, fc2Bias: Tensor
 
     /// A block of width `dModel` with `heads` heads and an MLP of width `mlpHidden`;
-    /// linear weights ~ N(0, 0.02²), biases 0, norms 1.
-    public init(dModel: Int, heads: Int, mlpHidden: Int, causal: Bool = true, rng: inout RNG) {
+    /// linear weights ~ N(0, 0.02²) (output projections scaled by 1/√(2·depth) when `depth` is given),
+    /// biases 0, norms 1.
+    public init(dModel: Int, heads: Int, mlpHidden: Int, causal: Bool = true, norm: NormKind = .layerNorm,
+                mlp: MLPKind = .gelu, depth: Int? = nil, rng: inout RNG) {
         self.heads = heads
         self.causal = causal
-        func w(_ shape: [Int]) -> Tensor { Init.normal(shape, std: 0.02, rng: &rng) }
+        self.norm = norm
+        self.mlp = mlp
+        hidden = mlpHidden
+        let residualStd: Float = depth.map { 0.02 / Float(2 * $0).squareRoot() } ?? 0.02
+        func w(_ shape: [Int], _ std: Float = 0.02) -> Tensor { Init.normal(shape, std: std, rng: &rng) }
         ln1Weight = .full([dModel], 1); ln1Bias = .zeros([dModel])
         qkvWeight = w([3 * dModel, dModel]); qkvBias = .zeros([3 * dModel])
-        projWeight = w([dModel, dModel]); projBias = .zeros([dModel])
+        projWeight = w([dModel, dModel], residualStd); projBias = .zeros([dModel])
         ln2Weight = .full([dModel], 1); ln2Bias = .zeros([dModel])
-        fc1Weight = w([mlpHidden, dModel]); fc1Bias = .zeros([mlpHidden])
-        fc2Weight = w([dModel, mlpHidden]); fc2Bias = .zeros([dModel])
+        let fc1Out = mlp == .swiglu ? 2 * mlpHidden : mlpHidden
+        fc1Weight = w([fc1Out, dModel]); fc1Bias = .zeros([fc1Out])
+        fc2Weight = w([dModel, mlpHidden], residualStd); fc2Bias = .zeros([dModel])
     }
 
-    /// The block's parameters with their names (stable: checkpoints use them).
+    /// The block's parameters with their names (stable: checkpoints use them). RMSNorm has no bias.
     public var namedParameters: [(String, Tensor)] {
-        [("ln1.weight", ln1Weight), ("ln1.bias", ln1Bias), ("attn.qkv.weight", qkvWeight), ("attn.qkv.bias", qkvBias),
-         ("attn.proj.weight", projWeight), ("attn.proj.bias", projBias), ("ln2.weight", ln2Weight), ("ln2.bias", ln2Bias),
-         ("mlp.fc1.weight", fc1Weight), ("mlp.fc1.bias", fc1Bias), ("mlp.fc2.weight", fc2Weight), ("mlp.fc2.bias", fc2Bias)]
+        var out: [(String, Tensor)] = [("ln1.weight", ln1Weight)]
+        if norm == .layerNorm { out.append(("ln1.bias", ln1Bias)) }
+        out += [("attn.qkv.weight", qkvWeight), ("attn.qkv.bias", qkvBias),
+                ("attn.proj.weight", projWeight), ("attn.proj.bias", projBias), ("ln2.weight", ln2Weight)]
+        if norm == .layerNorm { out.append(("ln2.bias", ln2Bias)) }
+        out += [("mlp.fc1.weight", fc1Weight), ("mlp.fc1.bias", fc1Bias), ("mlp.fc2.weight", fc2Weight), ("mlp.fc2.bias", fc2Bias)]
+        return out
+    }
+
+    func normalize(_ x: Tensor, _ w: Tensor, _ b: Tensor) throws -> Tensor {
+        norm == .layerNorm ? try layerNorm(x, weight: w, bias: b) : try rmsNorm(x, weight: w)
+    }
+
+    /// The MLP's activation on fc1's output: GELU, or SiLU(gate) ⊙ up for SwiGLU.
+    func activate(_ h: Tensor) throws -> Tensor {
+        if mlp == .gelu { return gelu(h) }
+        let gate = try narrow(h, axis: -1, start: 0, length: hidden)
+        let up = try narrow(h, axis: -1, start: hidden, length: hidden)
+        return try mul(silu(gate), up)
     }
 
     /// x: [B, T, dModel] → [B, T, dModel].
     public func callAsFunction(_ x: Tensor) throws -> Tensor {
-        let h = try layerNorm(x, weight: ln1Weight, bias: ln1Bias)
+        let h = try normalize(x, ln1Weight, ln1Bias)
         let qkv = try linear(h, qkvWeight, qkvBias)
         let a = try linear(try selfAttention(qkv, heads: heads, causal: causal), projWeight, projBias)
         let x1 = try add(x, a)
-        let h2 = try layerNorm(x1, weight: ln2Weight, bias: ln2Bias)
-        let m = try linear(gelu(try linear(h2, fc1Weight, fc1Bias)), fc2Weight, fc2Bias)
+        let h2 = try normalize(x1, ln2Weight, ln2Bias)
+        let m = try linear(try activate(try linear(h2, fc1Weight, fc1Bias)), fc2Weight, fc2Bias)
         return try add(x1, m)
     }
 }

@@ -16,9 +16,10 @@ The reference model (must match the Swift side exactly):
   * final LayerNorm, lm head Linear(C, V, bias=False), untied from the embedding;
   * loss: mean cross-entropy over all B*T positions, inputs and targets uniform random ids;
   * init: normal(0, 0.02) for linear and embedding weights, zero biases, LayerNorm weight 1 bias 0;
-  * AdamW(lr 3e-4, betas (0.9, 0.95), eps 1e-8, weight_decay 0.1) with one parameter group
-    holding every parameter (decay applies to biases and LayerNorm too);
-    clip_grad_norm_(params, 1.0) every step.
+  * AdamW(lr 3e-4, betas (0.9, 0.95), eps 1e-8, weight_decay 0.1), decay on matrices only
+    (linear weights, both embeddings, the head: dim >= 2), none on biases and LayerNorm — the
+    default of mstar's AdamW (`decays = params.map { $0.rank >= 2 }`) and of GPT-2/nanoGPT;
+    clip_grad_norm_(all params, 1.0) every step.
   * a training step = zero_grad + forward + backward + clip + optimizer.step.
 
 Benchmarks live in BENCHES (name -> function). Each takes (cfg, args) and returns a dict of
@@ -167,9 +168,12 @@ def bench_train(cfg: ModelConfig, args: argparse.Namespace) -> dict:
     model = GPT(cfg)
     params = count_params(model)
     assert params == expected_params(cfg), (params, expected_params(cfg))
-    opt = torch.optim.AdamW(
-        model.parameters(), lr=3e-4, betas=(0.9, 0.95), eps=1e-8, weight_decay=0.1
-    )
+    # Decay matrices only, as mstar's AdamW does by default.
+    groups = [
+        {"params": [p for p in model.parameters() if p.dim() >= 2], "weight_decay": 0.1},
+        {"params": [p for p in model.parameters() if p.dim() < 2], "weight_decay": 0.0},
+    ]
+    opt = torch.optim.AdamW(groups, lr=3e-4, betas=(0.9, 0.95), eps=1e-8)
     inputs, targets = random_batch(cfg, args.seed + 1)
     model.train()
 
@@ -211,8 +215,8 @@ def bench_train(cfg: ModelConfig, args: argparse.Namespace) -> dict:
             "loss_last": last_loss,
             "seed": args.seed,
             "batch": "one fixed random batch, reused every step",
-            "optimizer": "AdamW(lr=3e-4, betas=(0.9,0.95), eps=1e-8, weight_decay=0.1), "
-            "one group, torch defaults (foreach/fused unset); clip_grad_norm_ 1.0",
+            "optimizer": "AdamW(lr=3e-4, betas=(0.9,0.95), eps=1e-8), weight_decay 0.1 on dim>=2 "
+            "params, 0 on biases/LayerNorm; torch defaults (foreach/fused unset); clip_grad_norm_ 1.0",
         },
     }
 
