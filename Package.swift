@@ -19,10 +19,12 @@ let package = Package(
                        providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CEditLine", path: "Sources/CEditLine", pkgConfig: "libedit",
                        providers: [.apt(["libedit-dev"])]),
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
+                       providers: [.apt(["zlib1g-dev"])]),
 
         .target(name: "MSTaRTensor", dependencies: ["COpenBLAS"],
                 swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
-        .target(name: "MSTaRTasks", dependencies: ["MSTaRTensor"]),
+        .target(name: "MSTaRTasks", dependencies: ["MSTaRTensor", "CZlib"]),
         .executableTarget(name: "mstar", dependencies: [
             "MSTaRTensor", "MSTaRTasks",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
