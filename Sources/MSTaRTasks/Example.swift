@@ -48,9 +48,11 @@ public struct Example: Sendable, Equatable {
     public var annotation: Annotation
     /// Ground truth for the step verifier.
     public var facts: SceneFacts
+    /// Bank indices of the handwritten digit images drawn in `image` (empty when unknown or text-only).
+    public var sourceImages: [Int]
 
     public init(id: String, family: Family, level: Level, kind: QuestionKind, question: String, image: Canvas?,
-                answer: Int?, chain: String, annotation: Annotation, facts: SceneFacts) {
+                answer: Int?, chain: String, annotation: Annotation, facts: SceneFacts, sourceImages: [Int] = []) {
         self.id = id
         self.family = family
         self.level = level
@@ -61,6 +63,7 @@ public struct Example: Sendable, Equatable {
         self.chain = chain
         self.annotation = annotation
         self.facts = facts
+        self.sourceImages = sourceImages
     }
 
     /// The canonical chain parsed into steps.

@@ -29,7 +29,8 @@ public struct JSONLImport: Sendable {
 /// One object per line: `id`, `image` (path relative to the JSONL file; absent for text-only prompts),
 /// `conversations` (a `human` turn "<image>\nQUESTION" and, unless the answer is hidden, a `gpt` turn
 /// with the chain or "answer N"), plus fields trainers ignore: `family`, `level` ("1", "2", "3" or
-/// "ood"), `answer` (or `oracle_answer` when hidden) and `facts` (`reads`, `heights`).
+/// "ood"), `answer` (or `oracle_answer` when hidden), `facts` (`reads`, `heights`) and `source_images`
+/// (indices of the handwritten digits drawn, into data/digits.csv.gz).
 public enum JSONL {
     /// Name of the JSONL file inside an export directory.
     public static let fileName = "data.jsonl"
@@ -50,6 +51,7 @@ public enum JSONL {
         var answer: Int?
         var oracle_answer: Int?
         var facts: SceneFacts?
+        var source_images: [Int]?
     }
 
     /// Level as written: "1", "2", "3", "ood" (integers 1...4 are accepted on import).
@@ -84,7 +86,8 @@ public enum JSONL {
         let record = Record(id: example.id, image: example.image != nil ? imagePath : nil, conversations: turns,
                             family: example.family.rawValue, level: LevelField(example.level),
                             answer: hidden ? nil : example.answer, oracle_answer: hidden ? example.answer : nil,
-                            facts: example.facts)
+                            facts: example.facts,
+                            source_images: example.sourceImages.isEmpty ? nil : example.sourceImages)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return String(decoding: try encoder.encode(record), as: UTF8.self)
@@ -224,7 +227,8 @@ public enum JSONL {
         }
 
         return Example(id: record.id, family: family, level: record.level?.level ?? .one, kind: kind, question: question,
-                       image: image, answer: gold, chain: chain, annotation: annotation, facts: facts)
+                       image: image, answer: gold, chain: chain, annotation: annotation, facts: facts,
+                       sourceImages: record.source_images ?? [])
     }
 
     private static func checkFacts(_ f: SceneFacts, family: Family) throws {

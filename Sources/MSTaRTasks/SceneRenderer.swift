@@ -40,8 +40,10 @@ public struct SceneRenderer: Sendable {
         self.style = style
     }
 
-    /// Renders the scene of `family` with `facts`, drawing handwriting from `pool`.
-    public func render(_ family: Family, facts: SceneFacts, pool: HandwritingPool, rng: inout RNG) -> Canvas {
+    /// Renders the scene of `family` with `facts`, drawing handwriting from `pool`; also returns the
+    /// bank indices of the digit images it drew, in drawing order.
+    public func render(_ family: Family, facts: SceneFacts, pool: HandwritingPool,
+                       rng: inout RNG) -> (canvas: Canvas, sources: [Int]) {
         var canvas = Canvas()
         var placements = [DigitPlacement]()
         switch family {
@@ -56,12 +58,14 @@ public struct SceneRenderer: Sendable {
         case .chart:
             placements = drawChart(facts: facts, canvas: &canvas, rng: &rng)
         }
+        var sources = [Int]()
         for p in placements {
             let image = handwriting.pick(p.digit, from: pool, rng: &rng)
+            sources.append(image)
             draw(bank.pixels[image], at: p, contrast: rng.uniform(style.minContrast, 1), on: &canvas)
         }
         addNoise(&canvas, rng: &rng)
-        return canvas
+        return (canvas, sources)
     }
 
     /// Cells of the counting grid (3 rows x 5 columns) for `n` digits, chosen at random, row-major.

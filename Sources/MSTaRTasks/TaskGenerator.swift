@@ -7,7 +7,7 @@ import MSTaRTensor
 /// | arithmetic | 2 digits       | 3 digits         | 4-5 digits           | 6 digits                 |
 /// | counting   | 3-4 digits     | 5-7 digits       | 8-10 digits          | 12-15 digits             |
 /// | comparison | 2- vs 1-digit  | 2- vs 2-digit    | 2-digit carry/borrow | 100-199 vs 10-199        |
-/// | chart      | 2-3 bars, all  | 3-4 bars         | 4-5 bars, filtered   | 6 bars                   |
+/// | chart      | 2 bars, all    | 3 bars           | 4 bars, filtered     | 5-6 bars                 |
 public enum TaskGenerator {
     /// A question kind and the facts of a scene that answers it.
     public static func content(_ family: Family, level: Level, rng: inout RNG) -> (kind: QuestionKind, facts: SceneFacts) {
@@ -62,10 +62,10 @@ public enum TaskGenerator {
         case .chart:
             let n: Int
             switch level {
-            case .one: n = rng.int(in: 2...3)
-            case .two: n = rng.int(in: 3...4)
-            case .three: n = rng.int(in: 4...5)
-            case .ood: n = 6
+            case .one: n = 2
+            case .two: n = 3
+            case .three: n = 4
+            case .ood: n = rng.int(in: 5...6)
             }
             let labels = (0..<n).map { _ in rng.int(below: 10) }
             let heights = (0..<n).map { _ in rng.int(in: 1...5) }

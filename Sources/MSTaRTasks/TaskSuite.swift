@@ -41,20 +41,20 @@ public struct TaskSuite: Sendable {
 
         switch split {
         case .captions:
-            let image = renderer.render(family, facts: facts, pool: split.pool, rng: &rng)
+            let (image, sources) = renderer.render(family, facts: facts, pool: split.pool, rng: &rng)
             return Example(id: id, family: family, level: level, kind: .caption, question: QuestionKind.caption.text,
                            image: image, answer: nil, chain: Solver.chain(.caption, facts: facts),
-                           annotation: .chain, facts: facts)
+                           annotation: .chain, facts: facts, sourceImages: sources)
         case .text:
             return Example(id: id, family: family, level: level, kind: kind,
                            question: TaskGenerator.factsText(family, facts: facts) + " " + kind.text,
                            image: nil, answer: Solver.answer(kind, facts: facts),
                            chain: Solver.chain(kind, facts: facts), annotation: .chain, facts: facts)
         default:
-            let image = renderer.render(family, facts: facts, pool: split.pool, rng: &rng)
+            let (image, sources) = renderer.render(family, facts: facts, pool: split.pool, rng: &rng)
             return Example(id: id, family: family, level: level, kind: kind, question: kind.text, image: image,
                            answer: Solver.answer(kind, facts: facts), chain: Solver.chain(kind, facts: facts),
-                           annotation: split.annotation, facts: facts)
+                           annotation: split.annotation, facts: facts, sourceImages: sources)
         }
     }
 
