@@ -15,8 +15,8 @@ public enum AnswerExtractor {
     /// Whether `text` states `gold` as its final answer.
     public static func isCorrect(_ text: String, gold: Int) -> Bool { extract(text) == gold }
 
-    /// The answer in decoded token ids (special tokens are ignored).
+    /// The answer in generated token ids, read up to the first `<eos>`.
     public static func extract(ids: [Int], tokenizer: Tokenizer = .standard) -> Int? {
-        extract(tokenizer.decode(ids, skipSpecial: true))
+        extract(tokenizer.responseText(ids))
     }
 }

@@ -41,6 +41,11 @@ public enum StepVerifier {
         verify(text, kind: example.kind, facts: example.facts, gold: example.answer)
     }
 
+    /// Verifies generated token ids (read up to the first `<eos>`) as an answer to `example`.
+    public static func verify(ids: [Int], for example: Example, tokenizer: Tokenizer = .standard) -> Verification {
+        verify(tokenizer.responseText(ids), for: example)
+    }
+
     /// Verifies `text` as an answer to a `kind` question about a scene with `facts`.
     public static func verify(_ text: String, kind: QuestionKind, facts: SceneFacts, gold: Int?) -> Verification {
         let steps = Chain.parse(text)

@@ -22,6 +22,12 @@ public struct TaskSuite: Sendable {
         renderer = SceneRenderer(bank: bank, handwriting: handwriting, style: style)
     }
 
+    /// A suite over the digits at `digitsPath` (default: found by `DigitBank.locate()`).
+    public init(seed: UInt64, sizes: SplitSizes = .standard, digitsPath: String? = nil,
+                style: RenderStyle = .standard) throws {
+        try self.init(seed: seed, sizes: sizes, bank: try DigitBank.load(path: digitsPath), style: style)
+    }
+
     /// The family of example `index` in any split.
     public static func family(at index: Int) -> Family { Family.allCases[index % Family.allCases.count] }
 

@@ -103,6 +103,11 @@ public struct Tokenizer: Sendable, Equatable {
         return parts.joined(separator: " ")
     }
 
+    /// The text of a generated response: ids up to the first `<eos>`, special tokens left out.
+    public func responseText(_ ids: [Int]) -> String {
+        decode(Array(ids.prefix { $0 != eos }), skipSpecial: true)
+    }
+
     /// `<bos> [<image>] question <response>`: what the policy conditions on.
     public func encodePrompt(question: String, hasImage: Bool) throws -> [Int] {
         [bos] + (hasImage ? [image] : []) + (try encode(question)) + [response]

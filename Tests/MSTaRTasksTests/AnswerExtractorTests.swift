@@ -48,5 +48,14 @@ import MSTaRTasks
         let ids = try t.encodeResponse("read 3 7 ; 3 + 7 = 10 ; answer 10")
         #expect(AnswerExtractor.extract(ids: ids) == 10)
         #expect(AnswerExtractor.extract(ids: [t.pad, t.eos]) == nil)
+        // Whatever follows <eos> is not part of the response.
+        let after = try t.encode("read 3 7 ; 3 + 7 = 10 <eos> answer 10")
+        #expect(AnswerExtractor.extract(ids: after) == nil)
+        #expect(t.responseText(after) == "read 3 7 ; 3 + 7 = 10")
+        let e = Example(id: "x", family: .arithmetic, level: .one, kind: .sum, question: QuestionKind.sum.text,
+                        image: nil, answer: 10, chain: "read 3 7 ; 3 + 7 = 10 ; answer 10", annotation: .chain,
+                        facts: SceneFacts(reads: [[3, 7]]))
+        let v = StepVerifier.verify(ids: ids + [t.pad, t.pad], for: e)
+        #expect(v.stepsCorrect && v.answerCorrect && v.steps.count == 3)
     }
 }

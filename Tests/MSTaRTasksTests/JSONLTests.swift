@@ -90,6 +90,7 @@ import MSTaRTasks
         #expect(got.badLines.map(\.line) == [2, 3, 4, 5, 6, 7, 10, 11, 12])
         #expect(got.badLines.allSatisfy { $0.file == path && $0.description.hasPrefix("\(path):\($0.line): ") })
         let messages = got.badLines.map(\.message)
+        try #require(messages.count == 9)
         #expect(messages[0].contains("not valid JSON"))
         #expect(messages[1].contains("missing \"conversations\""))
         #expect(messages[2].contains("matches no question template"))
