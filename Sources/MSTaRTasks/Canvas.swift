@@ -5,7 +5,9 @@ public struct Canvas: Sendable, Equatable {
     /// Width of every scene in pixels (6 patches of 8, or 12 of 4).
     public static let sceneWidth = 48
 
+    /// Rows.
     public let height: Int
+    /// Columns.
     public let width: Int
     /// height * width values in [0, 1], row-major.
     public var pixels: [Float]

@@ -32,7 +32,9 @@ public enum Annotation: String, Sendable, Codable, CaseIterable {
 public struct Example: Sendable, Equatable {
     /// Unique within a suite, e.g. "test-000042".
     public var id: String
+    /// The task family.
     public var family: Family
+    /// Difficulty; `.ood` only in the OOD split.
     public var level: Level
     /// What the question asks.
     public var kind: QuestionKind

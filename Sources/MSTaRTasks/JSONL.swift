@@ -10,9 +10,11 @@ public enum BadLinePolicy: Sendable {
 
 /// A line that could not be imported, with where it is and why.
 public struct BadLine: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The JSONL file.
     public var file: String
     /// 1-based line number.
     public var line: Int
+    /// Why the line was rejected.
     public var message: String
 
     public var description: String { "\(file):\(line): \(message)" }
@@ -20,7 +22,9 @@ public struct BadLine: Error, Sendable, Equatable, CustomStringConvertible {
 
 /// The result of reading a JSONL file: the examples that passed and the lines that did not.
 public struct JSONLImport: Sendable {
+    /// The lines that imported, in file order.
     public var examples: [Example]
+    /// The lines that did not, in file order.
     public var badLines: [BadLine]
 }
 

@@ -38,8 +38,11 @@ public enum PNG {
 
     /// A decoded image: size and grey values 0...255, row-major.
     public struct Image: Sendable, Equatable {
+        /// Columns.
         public var width: Int
+        /// Rows.
         public var height: Int
+        /// width * height grey values, row-major.
         public var grey: [UInt8]
     }
 

@@ -21,15 +21,21 @@ public struct RenderStyle: Sendable, Equatable, Codable {
 
 /// A digit image placed on a canvas: top-left corner at (x, y).
 public struct DigitPlacement: Sendable, Equatable {
+    /// The digit drawn.
     public var digit: Int
+    /// Left column.
     public var x: Int
+    /// Top row.
     public var y: Int
 }
 
 /// Draws scenes of each family on the common 32x48 canvas from handwritten digit images.
 public struct SceneRenderer: Sendable {
+    /// The digit images.
     public let bank: DigitBank
+    /// Which images each split may draw.
     public let handwriting: HandwritingSplit
+    /// Jitter, noise and contrast.
     public let style: RenderStyle
 
     static let h = Canvas.sceneHeight, w = Canvas.sceneWidth, side = DigitBank.side
@@ -73,6 +79,7 @@ public struct SceneRenderer: Sendable {
         Array(rng.permutation(gridRows * gridColumns).prefix(n)).sorted()
     }
 
+    /// Shape of the counting grid.
     public static let gridRows = 3, gridColumns = 5
 
     private func offset(_ rng: inout RNG) -> Int { style.jitter > 0 ? rng.int(in: -style.jitter...style.jitter) : 0 }

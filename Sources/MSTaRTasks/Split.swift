@@ -53,13 +53,21 @@ public enum SplitName: String, Sendable, CaseIterable, Codable, Hashable {
 
 /// How many examples each split holds; families and levels are balanced within every split.
 public struct SplitSizes: Sendable, Equatable, Codable {
+    /// Scene captions (pretraining).
     public var captions: Int
+    /// Text-only prompts (pretraining).
     public var text: Int
+    /// Prompts with written chains.
     public var seed: Int
+    /// Prompts with gold answers only.
     public var labelled: Int
+    /// Prompts with hidden answers.
     public var unlabelled: Int
+    /// Validation prompts.
     public var validation: Int
+    /// Test prompts.
     public var test: Int
+    /// Out-of-distribution prompts.
     public var ood: Int
 
     public init(captions: Int = 4000, text: Int = 4000, seed: Int = 300, labelled: Int = 4000,

@@ -6,9 +6,13 @@ import MSTaRTensor
 /// sizes can change without changing the examples they share, and `example(_:index:)` costs one
 /// render. Family is `i % 4` and level `(i / 4) % 3 + 1` (OOD split: level `.ood`).
 public struct TaskSuite: Sendable {
+    /// The seed everything derives from.
     public let seed: UInt64
+    /// Split sizes used by `examples(_:family:)`.
     public let sizes: SplitSizes
+    /// The disjoint handwriting pools.
     public let handwriting: HandwritingSplit
+    /// Draws the scenes.
     public let renderer: SceneRenderer
 
     /// A suite over `bank` with handwriting pools and every example derived from `seed`.
