@@ -21,7 +21,7 @@ struct DataCommand: ParsableCommand {
         @Option(help: "Seed of the whole suite.")
         var seed: UInt64 = 0
 
-        @Option(help: "Number of examples in the split (default: the standard size of that split).")
+        @Option(help: "Size of the split before --family picks one family in four (default: the standard size).")
         var count: Int?
 
         @Option(help: "Path of digits.csv.gz (default: $MSTAR_DIGITS, else data/digits.csv.gz in the checkout).")
