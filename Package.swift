@@ -28,10 +28,12 @@ let package = Package(
                        providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CEditLine", path: "Sources/CEditLine", pkgConfig: "libedit",
                        providers: [.apt(["libedit-dev"])]),
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
+                       providers: [.apt(["zlib1g-dev"])]),
 
         .target(name: "MSTaRTensor", dependencies: ["COpenBLAS"],
                 swiftSettings: kernelFlags),
-        .target(name: "MSTaRTasks", dependencies: ["MSTaRTensor"]),
+        .target(name: "MSTaRTasks", dependencies: ["MSTaRTensor", "CZlib"]),
         .target(name: "MSTaRModel", dependencies: ["MSTaRTensor", "MSTaRTasks"],
                 swiftSettings: kernelFlags),
         .executableTarget(name: "mstar", dependencies: [
