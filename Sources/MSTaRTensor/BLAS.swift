@@ -17,9 +17,13 @@ public enum Runtime {
     public static var threads: Int { _threads }
 
     /// Sets the thread count for BLAS and element-wise work (call once, before computing).
+    /// Whether large GEMMs are split over mstar's workers (single-threaded OpenBLAS underneath)
+    /// rather than threaded inside OpenBLAS. Set before `setThreads`.
+    nonisolated(unsafe) public static var blasSplit = true
+
     public static func setThreads(_ n: Int) {
         _threads = Swift.max(1, n)
-        openblas_set_num_threads(Int32(_threads))
+        openblas_set_num_threads(Int32(blasSplit ? 1 : _threads))
         keepFreedMemory()
     }
 
@@ -53,10 +57,25 @@ public func sgemm(
         for i in 0..<m { for j in 0..<n { let p = c + i * (ldc ?? n) + j; p.pointee = beta == 0 ? 0 : beta * p.pointee } }
         return
     }
+    let lda = lda ?? (transA ? m : k), ldb = ldb ?? (transB ? k : n), ldc = ldc ?? n
+    // Large products are split by output rows over our own workers, each calling single-threaded
+    // OpenBLAS: one thread pool instead of two competing ones (OpenBLAS's idle workers spin in
+    // sched_yield and steal the cores that the element-wise kernels need). Each output element is
+    // computed by the same kernel either way.
+    let workers = Runtime.blasSplit ? Swift.min(Runtime.threads, m / 64) : 1
+    if workers > 1 && m * n * k >= 1 << 18 {
+        let rowsPer = (m + workers - 1) / workers
+        parallelEach(workers) { w in
+            let lo = w * rowsPer, rows = Swift.min(m, lo + rowsPer) - lo
+            guard rows > 0 else { return }
+            cblas_sgemm(
+                CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+                Int32(rows), Int32(n), Int32(k), alpha,
+                transA ? a + lo : a + lo * lda, Int32(lda), b, Int32(ldb), beta, c + lo * ldc, Int32(ldc))
+        }
+        return
+    }
     cblas_sgemm(
         CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
-        Int32(m), Int32(n), Int32(k), alpha,
-        a, Int32(lda ?? (transA ? m : k)),
-        b, Int32(ldb ?? (transB ? k : n)),
-        beta, c, Int32(ldc ?? n))
+        Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
 }

@@ -1,0 +1,87 @@
+import MSTaRTensor
+
+/// The policy: a vision encoder whose merged patch tokens form the prefix of a decoder-only
+/// language model (pre-norm blocks, learned positions, tied or untied head), plus a scalar
+/// score head on the same backbone for the process reward model.
+public final class VisionLanguageModel {
+    public let config: ModelConfig
+    public let vision: VisionEncoder
+    public let tokenEmbedding, positionEmbedding: Tensor
+    public let blocks: [TransformerBlock]
+    public let normWeight, normBias: Tensor
+    /// The output head when untied (tied models use `tokenEmbedding`).
+    public let untiedHead: Tensor?
+    /// The score head: one linear unit on the final hidden state (a logit; the PRM applies a sigmoid).
+    public let scoreWeight, scoreBias: Tensor
+
+    /// A freshly initialised model; every parameter requires grad.
+    public init(_ config: ModelConfig, rng: inout RNG) throws {
+        try config.validate()
+        self.config = config
+        vision = VisionEncoder(config, rng: &rng)
+        tokenEmbedding = Init.normal([config.vocab, config.dModel], std: 0.02, rng: &rng)
+        positionEmbedding = Init.normal([config.maxSeq, config.dModel], std: 0.02, rng: &rng)
+        var blocks: [TransformerBlock] = []
+        for _ in 0..<config.layers {
+            blocks.append(TransformerBlock(dModel: config.dModel, heads: config.heads, mlpHidden: config.mlpHidden,
+                                           norm: config.norm, mlp: config.mlp, depth: config.layers, rng: &rng))
+        }
+        self.blocks = blocks
+        normWeight = .full([config.dModel], 1); normBias = .zeros([config.dModel])
+        untiedHead = config.tiedHead ? nil : Init.normal([config.vocab, config.dModel], std: 0.02, rng: &rng)
+        scoreWeight = Init.normal([1, config.dModel], std: 0.02, rng: &rng)
+        scoreBias = .zeros([1])
+        for (name, p) in namedParameters { p.name = name; p.requiresGrad = true }
+    }
+
+    /// The output head matrix [vocab, dModel].
+    public var head: Tensor { untiedHead ?? tokenEmbedding }
+
+    /// Every parameter with its checkpoint name, in a fixed order.
+    public var namedParameters: [(String, Tensor)] {
+        var out = vision.namedParameters.map { ("vision.\($0.0)", $0.1) }
+        out += [("lm.wte", tokenEmbedding), ("lm.wpe", positionEmbedding)]
+        for (i, b) in blocks.enumerated() { out += b.namedParameters.map { ("lm.blocks.\(i).\($0.0)", $0.1) } }
+        out.append(("lm.norm.weight", normWeight))
+        if config.norm == .layerNorm { out.append(("lm.norm.bias", normBias)) }
+        if let untiedHead { out.append(("lm.head.weight", untiedHead)) }
+        out += [("score.weight", scoreWeight), ("score.bias", scoreBias)]
+        return out
+    }
+
+    /// Parameters of the policy (everything but the score head).
+    public var policyParameters: [Tensor] { namedParameters.filter { !$0.0.hasPrefix("score.") }.map(\.1) }
+
+    /// Number of parameters.
+    public var parameterCount: Int { namedParameters.reduce(0) { $0 + $1.1.count } }
+
+    /// Final hidden states of the text positions, [B, T, dModel], for a batch of images [B, H, W]
+    /// and token ids laid out [B, T] (right-padded; causal attention keeps padding from mattering).
+    public func hidden(images: Tensor, tokens: [Int32], batch: Int, length: Int) throws -> Tensor {
+        guard length <= config.maxText else {
+            throw TensorError.invalid("text of \(length) tokens exceeds the model's maxText \(config.maxText)")
+        }
+        guard tokens.count == batch * length, images.shape.first == batch else {
+            throw TensorError.shapeMismatch("batch of \(batch): images \(images.shape) and \(tokens.count) tokens for length \(length)")
+        }
+        let prefix = try vision(images)
+        let text = try embedding(tokens, tokenEmbedding, shape: [batch, length])
+        let p = config.imageTokens
+        var x = try add(try concat([prefix, text], axis: 1), try positionEmbedding.rows(0, p + length))
+        for b in blocks { x = try b(x) }
+        let textStates = try narrow(x, axis: 1, start: p, length: length)
+        return config.norm == .layerNorm
+            ? try layerNorm(textStates, weight: normWeight, bias: normBias) : try rmsNorm(textStates, weight: normWeight)
+    }
+
+    /// Next-token logits [B, T, vocab] at every text position.
+    public func logits(images: Tensor, tokens: [Int32], batch: Int, length: Int) throws -> Tensor {
+        try linear(try hidden(images: images, tokens: tokens, batch: batch, length: length), head)
+    }
+
+    /// Score-head logits [B, T] at every text position, from hidden states.
+    public func scores(_ hidden: Tensor) throws -> Tensor {
+        let s = try linear(hidden, scoreWeight, scoreBias)
+        return try s.reshaped(Array(hidden.shape.dropLast()))
+    }
+}
