@@ -56,6 +56,31 @@ public final class AdamW {
         }
     }
 
+    /// A copy of the parameters, moments and step, to return to with `restore`.
+    public struct Snapshot {
+        fileprivate var params: [[Float]], m: [[Float]], v: [[Float]], step: Int
+    }
+
+    /// Copies parameters and optimizer state.
+    public func snapshot() -> Snapshot {
+        Snapshot(params: params.map(\.array), m: m.map(\.array), v: v.map(\.array), step: step)
+    }
+
+    /// Puts back parameters and optimizer state saved by `snapshot()`.
+    public func restore(_ s: Snapshot) {
+        for i in params.indices {
+            for (dst, src) in [(params[i], s.params[i]), (m[i], s.m[i]), (v[i], s.v[i])] {
+                src.withUnsafeBufferPointer { dst.ptr.update(from: $0.baseAddress!, count: dst.count) }
+            }
+        }
+        step = s.step
+    }
+
+    /// Whether every parameter is finite.
+    public var parametersAreFinite: Bool {
+        params.allSatisfy { p in (0..<p.count).allSatisfy { p.ptr[$0].isFinite } }
+    }
+
     /// Clears every parameter's gradient.
     public func zeroGrad() { for p in params { p.zeroGrad() } }
 

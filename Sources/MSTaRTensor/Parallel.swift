@@ -16,7 +16,7 @@ private func runWorkers(_ workers: Int, _ body: (Int) -> Void) {
 /// is large enough to pay for it. Chunk boundaries depend only on `n`, `grain` and
 /// `Runtime.threads`, so results are the same bytes run to run.
 @inline(__always)
-func parallelFor(_ n: Int, grain: Int = 32_768, _ body: (Range<Int>) -> Void) {
+public func parallelFor(_ n: Int, grain: Int = 32_768, _ body: (Range<Int>) -> Void) {
     let workers = Swift.min(Runtime.threads, Swift.max(1, n / Swift.max(grain, 1)))
     if workers <= 1 {
         body(0..<n)
@@ -32,7 +32,7 @@ func parallelFor(_ n: Int, grain: Int = 32_768, _ body: (Range<Int>) -> Void) {
 
 /// Runs `body(i)` for i in 0..<n over the runtime's threads, each index on exactly one thread.
 /// For independent units of work (attention heads, samples) that write disjoint outputs.
-func parallelEach(_ n: Int, _ body: (Int) -> Void) {
+public func parallelEach(_ n: Int, _ body: (Int) -> Void) {
     let workers = Swift.min(Runtime.threads, n)
     if workers <= 1 {
         for i in 0..<n { body(i) }

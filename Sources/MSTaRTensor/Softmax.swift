@@ -4,7 +4,7 @@ import Foundation
 
 /// In place: row ← softmax(row), for a row of `n` values.
 @inline(__always)
-func softmaxRow(_ row: UnsafeMutablePointer<Float>, _ n: Int) {
+public func softmaxRow(_ row: UnsafeMutablePointer<Float>, _ n: Int) {
     var m = -Float.infinity
     for j in 0..<n { m = Swift.max(m, row[j]) }
     var s: Float = 0

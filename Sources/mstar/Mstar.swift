@@ -9,6 +9,6 @@ struct Mstar: ParsableCommand {
         commandName: "mstar",
         abstract: "A workbench for self-evolving training of multimodal reasoning models (MSTaR).",
         version: version,
-        subcommands: [DataCommand.self, Bench.self]
+        subcommands: [DataCommand.self, PreEvolveCommand.self, EvalCommand.self, Bench.self]
     )
 }

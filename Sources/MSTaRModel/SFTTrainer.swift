@@ -1,0 +1,138 @@
+import Dispatch
+import MSTaRTensor
+
+/// Where training stands, reported after every optimizer update.
+public struct TrainProgress: Sendable {
+    public var step: Int
+    public var totalSteps: Int
+    public var loss: Float
+    public var tokensPerSecond: Double
+    public var elapsed: Double
+}
+
+/// What a call to `train` did.
+public struct TrainReport: Sendable, Codable, Equatable {
+    public var steps: Int
+    public var sequences: Int
+    /// Response tokens that carried loss.
+    public var tokens: Int
+    public var meanLoss: Float
+    public var lastLoss: Float
+    public var seconds: Double
+}
+
+/// Raised when a non-finite loss or gradient stops training; the model and optimizer are back in
+/// the state before that update.
+public struct NonFiniteLoss: Error, CustomStringConvertible {
+    public var step: Int
+    public var loss: Float
+    public var gradNorm: Float
+    public var description: String {
+        let what = !loss.isFinite ? "loss \(loss)" : !gradNorm.isFinite ? "gradient norm \(gradNorm)" : "parameters after the update"
+        return "training stopped at step \(step): non-finite \(what); restored the last good state (lower the learning rate or check the data)"
+    }
+}
+
+/// Supervised fine-tuning of the policy on (scene, prompt, response) with loss on response tokens
+/// only: length-bucketed batches, gradient accumulation, AdamW, clipping and a schedule.
+public final class SFTTrainer {
+    /// Settings of the trainer (saved with checkpoints).
+    public struct Options: Codable, Equatable, Sendable {
+        public var batchSize: Int
+        /// Batches whose gradients are summed into one update.
+        public var accumulation: Int
+        public var schedule: LRSchedule
+        public var clip: Float
+        public var optimizer: AdamW.Config
+
+        public init(batchSize: Int = 32, accumulation: Int = 1, schedule: LRSchedule = .constant(lr: 1e-3),
+                    clip: Float = 1, optimizer: AdamW.Config = .init(lr: 1e-3, beta1: 0.9, beta2: 0.98, eps: 1e-8, weightDecay: 0.01)) {
+            self.batchSize = batchSize; self.accumulation = accumulation; self.schedule = schedule
+            self.clip = clip; self.optimizer = optimizer
+        }
+    }
+
+    public let model: VisionLanguageModel
+    public var options: Options
+    public let optimizer: AdamW
+    /// Draws the data order.
+    public var rng: RNG
+    /// Optimizer updates taken (the schedule's position).
+    public var step: Int { optimizer.step }
+
+    /// A trainer over the policy's parameters (not the score head) with a fresh optimizer.
+    public init(model: VisionLanguageModel, options: Options = Options(), seed: UInt64, parameters: [Tensor]? = nil) {
+        self.model = model
+        self.options = options
+        optimizer = AdamW(params: parameters ?? model.policyParameters, config: options.optimizer)
+        rng = RNG(seed: seed, stream: 0x5F7)
+    }
+
+    /// Loss of one batch under the current model, with gradients recorded.
+    public func loss(_ batch: SequenceBatch) throws -> Tensor {
+        let logits = try model.logits(images: batch.images, tokens: batch.tokens, batch: batch.batch, length: batch.length)
+        return try crossEntropy(logits, batch.targets, weights: batch.weights)
+    }
+
+    /// One optimizer update from the summed gradients of `batches`; returns the mean loss.
+    /// A non-finite loss, gradient or updated parameter leaves the model and optimizer as they were
+    /// before this update and throws `NonFiniteLoss`.
+    @discardableResult
+    public func update(_ batches: [SequenceBatch]) throws -> Float {
+        optimizer.zeroGrad()
+        var total: Float = 0
+        for batch in batches {
+            let l = try loss(batch)
+            let value = l.item
+            guard value.isFinite else {
+                optimizer.zeroGrad()
+                throw NonFiniteLoss(step: step, loss: value, gradNorm: .nan)
+            }
+            // Average over the accumulated batches.
+            try scale(l, 1 / Float(batches.count)).backward()
+            total += value
+        }
+        let norm = clipGradNorm(optimizer.params, maxNorm: options.clip)
+        guard norm.isFinite else {
+            optimizer.zeroGrad()
+            throw NonFiniteLoss(step: step, loss: total / Float(batches.count), gradNorm: norm)
+        }
+        // An update can still overflow; keep the state from before it to fall back to.
+        let lastGood = optimizer.snapshot()
+        optimizer.update(lr: options.schedule.lr(at: step))
+        optimizer.zeroGrad()
+        guard optimizer.parametersAreFinite else {
+            optimizer.restore(lastGood)
+            throw NonFiniteLoss(step: step, loss: total / Float(batches.count), gradNorm: norm)
+        }
+        return total / Float(batches.count)
+    }
+
+    /// Trains on `sequences` for `epochs` passes in length-bucketed batches, reporting progress
+    /// after each update. `shouldStop` is polled between updates (interrupts).
+    public func train(_ sequences: [TrainingSequence], epochs: Int = 1,
+                      progress: ((TrainProgress) -> Void)? = nil, shouldStop: (() -> Bool)? = nil) throws -> TrainReport {
+        var plan: [[TrainingSequence]] = []
+        for _ in 0..<epochs { plan += lengthBucketedBatches(sequences, batchSize: options.batchSize, rng: &rng) }
+        let perUpdate = Swift.max(1, options.accumulation)
+        let total = (plan.count + perUpdate - 1) / perUpdate
+        let start = DispatchTime.now().uptimeNanoseconds
+        var tokens = 0, sumLoss: Float = 0, last: Float = 0, done = 0
+        var i = 0
+        while i < plan.count {
+            if shouldStop?() == true { break }
+            let group = try plan[i..<Swift.min(plan.count, i + perUpdate)].map { try SequenceBatch($0, config: model.config) }
+            last = try update(group)
+            sumLoss += last
+            tokens += group.reduce(0) { $0 + $1.targetCount }
+            done += 1
+            i += perUpdate
+            let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            progress?(TrainProgress(step: done, totalSteps: total, loss: last,
+                                    tokensPerSecond: Double(tokens) / Swift.max(elapsed, 1e-9), elapsed: elapsed))
+        }
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        return TrainReport(steps: done, sequences: sequences.count * epochs, tokens: tokens,
+                           meanLoss: done > 0 ? sumLoss / Float(done) : .nan, lastLoss: last, seconds: seconds)
+    }
+}

@@ -1,0 +1,314 @@
+import Foundation
+import MSTaRTasks
+import MSTaRTensor
+
+/// How responses are drawn.
+public struct SamplingOptions: Codable, Equatable, Sendable {
+    /// Softmax temperature; 0 means greedy (argmax).
+    public var temperature: Float
+    /// Nucleus sampling: keep the smallest set of tokens whose probability reaches `topP` (1 = off).
+    public var topP: Float
+    /// Most tokens generated per response (including `<eos>`).
+    public var maxTokens: Int
+    /// Most sequences decoded at once (bounds KV-cache memory).
+    public var chunk: Int
+
+    public init(temperature: Float = 1, topP: Float = 1, maxTokens: Int = 48, chunk: Int = 512) {
+        self.temperature = temperature; self.topP = topP; self.maxTokens = maxTokens; self.chunk = chunk
+    }
+
+    /// Greedy decoding.
+    public static func greedy(maxTokens: Int = 48) -> SamplingOptions { SamplingOptions(temperature: 0, maxTokens: maxTokens) }
+}
+
+/// A prompt to sample from: its scene, its prompt ids, and a stream id that seeds its samples
+/// (so a prompt's samples are the same whatever else is in the batch).
+public struct SamplePrompt: Sendable {
+    public var image: Canvas?
+    public var prompt: [Int]
+    public var stream: UInt64
+    public init(image: Canvas?, prompt: [Int], stream: UInt64) {
+        self.image = image; self.prompt = prompt; self.stream = stream
+    }
+}
+
+/// One generated response.
+public struct Rollout: Sendable, Equatable {
+    /// Generated ids, ending with `<eos>` when `finished`.
+    public var tokens: [Int]
+    /// log π(token) of each generated token under the policy (temperature 1).
+    public var logProbs: [Float]
+    /// Mean entropy (nats) of the policy's next-token distribution (temperature 1) over the response.
+    public var meanEntropy: Float
+    /// Whether the response ended with `<eos>` rather than the length limit.
+    public var finished: Bool
+}
+
+/// Batched generation with a KV cache.
+///
+/// Each prompt's prefix (image tokens and prompt text) is computed once, alone, and its keys and
+/// values are shared by its K samples; only generated tokens get per-sample cache rows. Every
+/// matrix product in decoding runs in fixed blocks of rows and every sample draws from its own
+/// seeded stream, so a sample's tokens and log-probabilities do not depend on which other prompts
+/// are in the batch or on the thread count.
+public final class Sampler {
+    public let model: VisionLanguageModel
+    public let eos: Int
+    /// Rows per GEMM block in decoding.
+    static let block = 64
+
+    public init(model: VisionLanguageModel, eos: Int = Tokenizer.standard.eos) {
+        self.model = model
+        self.eos = eos
+    }
+
+    /// `k` responses for each prompt; `seed` and each prompt's stream seed every sample.
+    public func generate(_ prompts: [SamplePrompt], k: Int, options: SamplingOptions, seed: UInt64,
+                         shouldStop: (() -> Bool)? = nil) throws -> [[Rollout]] {
+        guard k > 0 else { throw TensorError.invalid("k must be at least 1") }
+        let perChunk = Swift.max(1, options.chunk / k)
+        var out: [[Rollout]] = []
+        out.reserveCapacity(prompts.count)
+        var start = 0
+        while start < prompts.count {
+            if shouldStop?() == true { break }
+            let end = Swift.min(prompts.count, start + perChunk)
+            out += try Tensor.withoutGrad { try generateChunk(Array(prompts[start..<end]), k: k, options: options, seed: seed) }
+            start = end
+        }
+        return out
+    }
+
+    /// The generator of sample `j` of a prompt with stream `stream`.
+    public static func sampleRNG(seed: UInt64, stream: UInt64, sample j: Int) -> RNG {
+        RNG(seed: SplitMix64.mix(seed ^ SplitMix64.mix(stream)), stream: UInt64(j))
+    }
+
+    private func generateChunk(_ prompts: [SamplePrompt], k: Int, options: SamplingOptions, seed: UInt64) throws -> [[Rollout]] {
+        let c = model.config, d = c.dModel, layers = c.layers
+        let nP = prompts.count, n = nP * k
+        // Prefill each prompt alone: keys and values of its prefix, and its first-token logits.
+        let prefixLength = try prompts.map { p -> Int in
+            guard !p.prompt.isEmpty, p.prompt.count < c.maxText else {
+                throw TensorError.invalid("prompt of \(p.prompt.count) tokens: must be 1 to \(c.maxText - 1) tokens")
+            }
+            return c.imageTokens + p.prompt.count
+        }
+        let maxPrefix = prefixLength.max()!
+        let prefixK = (0..<layers).map { _ in Tensor(uninitialized: [nP, maxPrefix, d]) }
+        let prefixV = (0..<layers).map { _ in Tensor(uninitialized: [nP, maxPrefix, d]) }
+        let firstLogits = Tensor(uninitialized: [nP, c.vocab])
+        for (i, p) in prompts.enumerated() {
+            try prefill(p, keys: prefixK.map { $0.ptr + i * maxPrefix * d }, values: prefixV.map { $0.ptr + i * maxPrefix * d },
+                        logits: firstLogits.ptr + i * c.vocab)
+        }
+
+        let maxNew = Swift.max(1, Swift.min(options.maxTokens, c.maxSeq - maxPrefix))
+        let genK = (0..<layers).map { _ in Tensor(uninitialized: [n, maxNew, d]) }
+        let genV = (0..<layers).map { _ in Tensor(uninitialized: [n, maxNew, d]) }
+        var rngs = (0..<n).map { Sampler.sampleRNG(seed: seed, stream: prompts[$0 / k].stream, sample: $0 % k) }
+        var tokens = [[Int]](repeating: [], count: n)
+        var logProbs = [[Float]](repeating: [], count: n)
+        var entropy = [Double](repeating: 0, count: n)
+        var finished = [Bool](repeating: false, count: n)
+        // Per-sequence limit: the shared limit, or less when the prompt is long.
+        let limit = (0..<n).map { Swift.min(maxNew, c.maxSeq - prefixLength[$0 / k]) }
+
+        // First token of every sample from its prompt's prefill logits.
+        var logits = Tensor(uninitialized: [n, c.vocab])
+        for s in 0..<n { (logits.ptr + s * c.vocab).update(from: firstLogits.ptr + (s / k) * c.vocab, count: c.vocab) }
+        var active = Array(0..<n)
+        var step = 0
+        while !active.isEmpty {
+            // Sample for every active sequence (row r of `logits` belongs to active[r]).
+            let picks = UnsafeMutablePointer<(Int, Float, Float)>.allocate(capacity: active.count)
+            defer { picks.deallocate() }
+            rngs.withUnsafeMutableBufferPointer { rngBuf in
+                parallelEach(active.count) { r in
+                    let s = active[r]
+                    picks[r] = Sampler.pick(logits.ptr + r * c.vocab, c.vocab, options, &rngBuf[s])
+                }
+            }
+            var next: [Int] = []
+            for (r, s) in active.enumerated() {
+                let (tok, lp, h) = picks[r]
+                tokens[s].append(tok); logProbs[s].append(lp); entropy[s] += Double(h)
+                if tok == eos { finished[s] = true } else if tokens[s].count < limit[s] { next.append(s) }
+            }
+            active = next
+            if active.isEmpty { break }
+            logits = try decode(active: active, k: k, step: step, tokens: tokens, prefixLength: prefixLength, maxPrefix: maxPrefix,
+                                prefixK: prefixK, prefixV: prefixV, genK: genK, genV: genV, maxNew: maxNew)
+            step += 1
+        }
+        return (0..<nP).map { p in
+            (0..<k).map { j in
+                let s = p * k + j
+                return Rollout(tokens: tokens[s], logProbs: logProbs[s],
+                               meanEntropy: Float(entropy[s] / Double(Swift.max(1, tokens[s].count))), finished: finished[s])
+            }
+        }
+    }
+
+    /// Runs one prompt's prefix through the model, storing each layer's keys and values and the
+    /// logits at its last position.
+    private func prefill(_ p: SamplePrompt, keys: [UnsafeMutablePointer<Float>], values: [UnsafeMutablePointer<Float>],
+                         logits: UnsafeMutablePointer<Float>) throws {
+        let c = model.config, d = c.dModel
+        let image = Tensor.zeros([1, c.imageHeight, c.imageWidth])
+        if let canvas = p.image {
+            guard canvas.height == c.imageHeight, canvas.width == c.imageWidth else {
+                throw TensorError.shapeMismatch("scene \(canvas.height)x\(canvas.width) does not fit the model's \(c.imageHeight)x\(c.imageWidth) input")
+            }
+            canvas.pixels.withUnsafeBufferPointer { image.ptr.update(from: $0.baseAddress!, count: $0.count) }
+        }
+        let length = c.imageTokens + p.prompt.count
+        let text = try embedding(p.prompt.map(Int32.init), model.tokenEmbedding, shape: [1, p.prompt.count])
+        var x = try add(try concat([try model.vision(image), text], axis: 1), try model.positionEmbedding.rows(0, length))
+        for (l, block) in model.blocks.enumerated() {
+            let qkv = try linear(try block.normalize(x, block.ln1Weight, block.ln1Bias), block.qkvWeight, block.qkvBias)
+            for t in 0..<length {
+                (keys[l] + t * d).update(from: qkv.ptr + t * 3 * d + d, count: d)
+                (values[l] + t * d).update(from: qkv.ptr + t * 3 * d + 2 * d, count: d)
+            }
+            x = try add(x, try linear(try selfAttention(qkv, heads: block.heads, causal: true), block.projWeight, block.projBias))
+            let h = try block.normalize(x, block.ln2Weight, block.ln2Bias)
+            x = try add(x, try linear(try block.activate(try linear(h, block.fc1Weight, block.fc1Bias)), block.fc2Weight, block.fc2Bias))
+        }
+        let last = try x.reshaped([length, d]).rows(length - 1, 1)
+        let normed = c.norm == .layerNorm
+            ? try layerNorm(last, weight: model.normWeight, bias: model.normBias) : try rmsNorm(last, weight: model.normWeight)
+        let out = try linear(normed, model.head)
+        withExtendedLifetime(out) { logits.update(from: out.ptr, count: c.vocab) }
+    }
+
+    /// One decoding step for the `active` sequences: embeds each one's last token, appends its keys
+    /// and values to the cache, and returns next-token logits [active, vocab].
+    private func decode(active: [Int], k: Int, step: Int, tokens: [[Int]], prefixLength: [Int], maxPrefix: Int,
+                        prefixK: [Tensor], prefixV: [Tensor], genK: [Tensor], genV: [Tensor], maxNew: Int) throws -> Tensor {
+        let c = model.config, d = c.dModel, a = active.count
+        let x = Tensor(uninitialized: [a, d])
+        for (r, s) in active.enumerated() {
+            let g = tokens[s].count - 1  // index of the token being fed among generated ones
+            let pos = prefixLength[s / k] + g
+            let tok = tokens[s][g]
+            let xr = x.ptr + r * d, te = model.tokenEmbedding.ptr + tok * d, pe = model.positionEmbedding.ptr + pos * d
+            for j in 0..<d { xr[j] = te[j] + pe[j] }
+        }
+        for (l, block) in model.blocks.enumerated() {
+            let h = try block.normalize(x, block.ln1Weight, block.ln1Bias)
+            let qkv = blockedLinear(h, block.qkvWeight, block.qkvBias)
+            let attn = Tensor(uninitialized: [a, d])
+            let hs = d / block.heads
+            let pk = prefixK[l].ptr, pv = prefixV[l].ptr, gk = genK[l].ptr, gv = genV[l].ptr
+            parallelEach(a) { r in
+                let s = active[r], g = tokens[s].count - 1
+                let q = qkv.ptr + r * 3 * d
+                (gk + (s * maxNew + g) * d).update(from: q + d, count: d)
+                (gv + (s * maxNew + g) * d).update(from: q + 2 * d, count: d)
+                let lp = prefixLength[s / k]
+                decodeAttention(q: q, prefixKeys: pk + (s / k) * maxPrefix * d, prefixValues: pv + (s / k) * maxPrefix * d,
+                                prefixLength: lp, keys: gk + s * maxNew * d, values: gv + s * maxNew * d, generated: g + 1,
+                                heads: block.heads, headSize: hs, width: d, out: attn.ptr + r * d)
+            }
+            let x1 = try add(x, blockedLinear(attn, block.projWeight, block.projBias))
+            let h2 = try block.normalize(x1, block.ln2Weight, block.ln2Bias)
+            let m = blockedLinear(try block.activate(blockedLinear(h2, block.fc1Weight, block.fc1Bias)), block.fc2Weight, block.fc2Bias)
+            let x2 = try add(x1, m)
+            x.ptr.update(from: x2.ptr, count: a * d)
+        }
+        let normed = c.norm == .layerNorm
+            ? try layerNorm(x, weight: model.normWeight, bias: model.normBias) : try rmsNorm(x, weight: model.normWeight)
+        return blockedLinear(normed, model.head, nil)
+    }
+
+    /// x [rows, in] · Wᵀ + b in fixed blocks of `block` rows (the last one padded), so every row is
+    /// computed by the same GEMM whatever the number of rows; blocks are spread over the workers.
+    func blockedLinear(_ x: Tensor, _ w: Tensor, _ b: Tensor?) -> Tensor {
+        let rows = x.count / w.shape[1], inF = w.shape[1], outF = w.shape[0], bs = Sampler.block
+        let out = Tensor(uninitialized: [rows, outF])
+        let blocks = (rows + bs - 1) / bs
+        parallelEach(blocks) { blk in
+            let lo = blk * bs, n = Swift.min(bs, rows - lo)
+            let src: UnsafeMutablePointer<Float>, dst: UnsafeMutablePointer<Float>
+            let padded = n < bs
+            if padded {
+                src = .allocate(capacity: bs * inF); src.initialize(repeating: 0, count: bs * inF)
+                src.update(from: x.ptr + lo * inF, count: n * inF)
+                dst = .allocate(capacity: bs * outF)
+            } else {
+                src = x.ptr + lo * inF; dst = out.ptr + lo * outF
+            }
+            if let b { for r in 0..<bs { (dst + r * outF).update(from: b.ptr, count: outF) } }
+            sgemmSingle(transB: true, m: bs, n: outF, k: inF, a: src, b: w.ptr, beta: b == nil ? 0 : 1, c: dst)
+            if padded {
+                (out.ptr + lo * outF).update(from: dst, count: n * outF)
+                src.deallocate(); dst.deallocate()
+            }
+        }
+        return out
+    }
+
+    /// Chooses the next token from one row of logits; returns (token, log π(token), entropy of π),
+    /// with π the policy at temperature 1.
+    static func pick(_ logits: UnsafeMutablePointer<Float>, _ v: Int, _ o: SamplingOptions, _ rng: inout RNG) -> (Int, Float, Float) {
+        var m = -Float.infinity, arg = 0
+        for j in 0..<v where logits[j] > m { m = logits[j]; arg = j }
+        var z: Double = 0
+        for j in 0..<v { z += Double(fastExp(logits[j] - m)) }
+        let logZ = Float(log(z)) + m
+        var h: Double = 0
+        for j in 0..<v {
+            let lp = Double(logits[j] - logZ)
+            h -= exp(lp) * lp
+        }
+        var token = arg
+        if o.temperature > 0 {
+            // Probabilities at the sampling temperature, then the nucleus.
+            let inv = 1 / o.temperature
+            var probs = [Float](repeating: 0, count: v)
+            var sum: Double = 0
+            for j in 0..<v { probs[j] = fastExp((logits[j] - m) * inv); sum += Double(probs[j]) }
+            if o.topP < 1 {
+                let order = (0..<v).sorted { (probs[$0], -$0) > (probs[$1], -$1) }
+                var kept: Double = 0
+                var cut = v
+                for (i, j) in order.enumerated() {
+                    kept += Double(probs[j]) / sum
+                    if kept >= Double(o.topP) { cut = i + 1; break }
+                }
+                for j in order[cut...] { probs[j] = 0 }
+            }
+            token = probs.withUnsafeBufferPointer { rng.categorical($0) }
+        }
+        return (token, logits[token] - logZ, Float(h))
+    }
+}
+
+/// Attention of one query row over a prompt's prefix keys/values and a sample's generated ones.
+@inline(__always)
+func decodeAttention(q: UnsafeMutablePointer<Float>, prefixKeys: UnsafeMutablePointer<Float>, prefixValues: UnsafeMutablePointer<Float>,
+                     prefixLength: Int, keys: UnsafeMutablePointer<Float>, values: UnsafeMutablePointer<Float>, generated: Int,
+                     heads: Int, headSize hs: Int, width d: Int, out: UnsafeMutablePointer<Float>) {
+    let total = prefixLength + generated
+    let scores = UnsafeMutablePointer<Float>.allocate(capacity: total)
+    defer { scores.deallocate() }
+    let scale = 1 / Float(hs).squareRoot()
+    for h in 0..<heads {
+        let qh = q + h * hs
+        for t in 0..<total {
+            let kr = (t < prefixLength ? prefixKeys + t * d : keys + (t - prefixLength) * d) + h * hs
+            var s: Float = 0
+            for j in 0..<hs { s += qh[j] * kr[j] }
+            scores[t] = s * scale
+        }
+        softmaxRow(scores, total)
+        let oh = out + h * hs
+        oh.update(repeating: 0, count: hs)
+        for t in 0..<total {
+            let vr = (t < prefixLength ? prefixValues + t * d : values + (t - prefixLength) * d) + h * hs
+            let p = scores[t]
+            for j in 0..<hs { oh[j] += p * vr[j] }
+        }
+    }
+}

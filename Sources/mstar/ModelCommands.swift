@@ -1,0 +1,134 @@
+import ArgumentParser
+import Foundation
+import MSTaRModel
+import MSTaRTasks
+import MSTaRTensor
+
+/// Options every training or evaluation command shares.
+struct ComputeOptions: ParsableArguments {
+    @Option(help: "Threads for BLAS and element-wise work (default: the number of cores). Results are reproducible for a fixed count.")
+    var threads: Int?
+
+    func apply() {
+        Runtime.setThreads(threads ?? ProcessInfo.processInfo.activeProcessorCount)
+    }
+}
+
+/// Prints training progress: a bar with rate and time left on a terminal, plain lines otherwise.
+final class ProgressPrinter {
+    let isTerminal = isatty(STDERR_FILENO) == 1
+    var lastLine = Date.distantPast
+
+    func report(_ phase: String, _ p: TrainProgress) {
+        let remaining = p.step > 0 ? p.elapsed / Double(p.step) * Double(p.totalSteps - p.step) : 0
+        let text = String(format: "%@ %d/%d  loss %.4f  %.0f tok/s  %ds left", phase, p.step, p.totalSteps, p.loss,
+                          p.tokensPerSecond, Int(remaining))
+        if isTerminal {
+            let width = 24, filled = p.totalSteps > 0 ? width * p.step / p.totalSteps : width
+            let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
+            FileHandle.standardError.write(Data("\r[\(bar)] \(text)\u{1B}[K".utf8))
+            if p.step == p.totalSteps { FileHandle.standardError.write(Data("\n".utf8)) }
+        } else if p.step == p.totalSteps || Date().timeIntervalSince(lastLine) > 10 {
+            lastLine = Date()
+            FileHandle.standardError.write(Data((text + "\n").utf8))
+        }
+    }
+}
+
+/// `mstar pre-evolve`: pretraining on captions and text skills, then warm-up on the seed chains.
+struct PreEvolveCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pre-evolve",
+        abstract: "Build the pre-evolved policy: pretrain on captions and text skills, warm up on the seed chains of thought.")
+
+    @Option(help: "Checkpoint directory to write.")
+    var out = "checkpoints/pre-evolved"
+    @Option(help: "Seed of the task suite and of training.")
+    var seed: UInt64 = 0
+    @Option(help: "Pretraining epochs over captions and text skills.")
+    var pretrainEpochs = PreEvolutionRecipe().pretrainEpochs
+    @Option(help: "Warm-up epochs over the seed chains of thought.")
+    var warmupEpochs = PreEvolutionRecipe().warmupEpochs
+    @Option(help: "Path of digits.csv.gz.")
+    var digits: String?
+    @OptionGroup var compute: ComputeOptions
+
+    func run() throws {
+        compute.apply()
+        let suite = try TaskSuite(seed: seed, bank: try DigitBank.load(path: digits))
+        var recipe = PreEvolutionRecipe(seed: seed)
+        recipe.pretrainEpochs = pretrainEpochs
+        recipe.warmupEpochs = warmupEpochs
+        let printer = ProgressPrinter()
+        let (model, state, phases) = try preEvolve(suite: suite, recipe: recipe) { printer.report($0, $1) }
+        let dir = URL(fileURLWithPath: out)
+        try Checkpoint.save(model: model, state: state, to: dir)
+        for p in phases {
+            print(String(format: "%@: %d examples, %d steps, last loss %.4f, %.1f s", p.phase, p.examples, p.report.steps,
+                         p.report.lastLoss, p.report.seconds))
+        }
+        print("saved \(out) (\(model.parameterCount) parameters)")
+    }
+}
+
+/// `mstar eval`: greedy accuracy and Pass@k of a checkpoint on a split.
+struct EvalCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "eval", abstract: "Greedy accuracy and Pass@k of a checkpoint on a split, overall and per family.")
+
+    @Option(help: "Checkpoint directory.")
+    var checkpoint = "checkpoints/pre-evolved"
+    @Option(help: "Split: \(SplitName.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var split = "test"
+    @Option(help: "Samples per prompt for Pass@k (0: greedy only).")
+    var k = 16
+    @Option(help: "Sampling temperature for the k samples.")
+    var temperature: Float = 1
+    @Option(help: "Seed of the task suite.")
+    var seed: UInt64 = 0
+    @Option(help: "Seed of the samples.")
+    var sampleSeed: UInt64 = 0
+    @Option(help: "Evaluate only the first N prompts.")
+    var limit: Int?
+    @Option(help: "Path of digits.csv.gz.")
+    var digits: String?
+    @Flag(help: "Print one JSON object.")
+    var json = false
+    @Option(help: "Also print the greedy responses to the first N prompts.")
+    var show = 0
+    @OptionGroup var compute: ComputeOptions
+
+    func run() throws {
+        compute.apply()
+        let splitName = try SplitName(name: split)
+        let loaded = try Checkpoint.load(from: URL(fileURLWithPath: checkpoint))
+        let suite = try TaskSuite(seed: seed, bank: try DigitBank.load(path: digits))
+        var examples = suite.examples(splitName)
+        if let limit { examples = Array(examples.prefix(limit)) }
+        if show > 0 {
+            let tokenizer = Tokenizer.standard
+            let shown = Array(examples.prefix(show))
+            let prompts = try shown.enumerated().map { i, e in
+                SamplePrompt(image: e.image, prompt: try tokenizer.encodePrompt(question: e.question, hasImage: e.image != nil), stream: UInt64(i))
+            }
+            let greedy = try Sampler(model: loaded.model).generate(prompts, k: 1, options: .greedy(maxTokens: 64), seed: sampleSeed)
+            for (e, g) in zip(shown, greedy) {
+                print("\(e.id) [\(e.family.rawValue) \(e.level)] \(e.question)")
+                print("  gold:  \(e.chain)")
+                print("  model: \(tokenizer.responseText(g[0].tokens))")
+            }
+        }
+        let r = try evaluate(loaded.model, examples: examples, split: split, k: k, temperature: temperature, seed: sampleSeed)
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            print(String(decoding: try encoder.encode(r), as: UTF8.self))
+        } else {
+            print(String(format: "%@: %d prompts  greedy %.1f%%  pass@%d %.1f%% (T=%.2f)  %.1f s", split, r.prompts,
+                         100 * r.greedyAcc, k, 100 * r.passAtK, temperature, r.seconds))
+            for (family, f) in r.families.sorted(by: { $0.key < $1.key }) {
+                print(String(format: "  %-11@ %4d  greedy %5.1f%%  pass@%d %5.1f%%", family, f.prompts, 100 * f.greedyAcc, k, 100 * f.passAtK))
+            }
+        }
+    }
+}

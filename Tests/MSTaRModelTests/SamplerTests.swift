@@ -1,0 +1,101 @@
+import Foundation
+import MSTaRModel
+import MSTaRTasks
+import MSTaRTensor
+import Testing
+
+/// A tiny random policy with larger-than-init weights, so its outputs vary with the input.
+func tinyModel(seed: UInt64 = 80, vocab: Int = 11) throws -> VisionLanguageModel {
+    var rng = RNG(seed: seed)
+    let model = try VisionLanguageModel(.tiny(vocab: vocab), rng: &rng)
+    for p in model.parameters where p.rank == 2 { for i in 0..<p.count { p.ptr[i] = rng.normal() * 0.3 } }
+    return model
+}
+
+func randomCanvas(_ rng: inout RNG, height: Int = 8, width: Int = 8) throws -> Canvas {
+    try Canvas(height: height, width: width, pixels: (0..<(height * width)).map { _ in rng.uniform() })
+}
+
+extension VisionLanguageModel {
+    var parameters: [Tensor] { namedParameters.map(\.1) }
+}
+
+@Suite struct SamplerTests {
+    /// Greedy decoding with the KV cache equals decoding by re-running the full forward pass on
+    /// the whole sequence for every new token, and so do the per-token log-probabilities.
+    @Test func kvCacheGenerationEqualsFullRecomputation() throws {
+        let model = try tinyModel()
+        var rng = RNG(seed: 81)
+        let prompts = try (0..<3).map { i in
+            SamplePrompt(image: try randomCanvas(&rng), prompt: (0..<(2 + i)).map { _ in rng.int(below: 10) + 1 }, stream: UInt64(i))
+        }
+        let sampler = Sampler(model: model, eos: 0)
+        let cached = try sampler.generate(prompts, k: 1, options: .greedy(maxTokens: 6), seed: 1)
+        for (p, out) in zip(prompts, cached) {
+            var seq = p.prompt
+            var logProbs: [Float] = []
+            var generated: [Int] = []
+            let image = Tensor.zeros([1, 8, 8])
+            p.image!.pixels.withUnsafeBufferPointer { image.ptr.update(from: $0.baseAddress!, count: 64) }
+            for _ in 0..<out[0].tokens.count {
+                let logits = try Tensor.withoutGrad {
+                    try logSoftmax(try model.logits(images: image, tokens: seq.map(Int32.init), batch: 1, length: seq.count))
+                }
+                let last = logits.ptr + (seq.count - 1) * 11
+                var best = 0
+                for j in 0..<11 where last[j] > last[best] { best = j }
+                generated.append(best)
+                logProbs.append(last[best])
+                seq.append(best)
+                if best == 0 { break }
+            }
+            #expect(out[0].tokens == generated)
+            #expect(maxDiff(out[0].logProbs, logProbs) < 1e-4, "\(out[0].logProbs) vs \(logProbs)")
+        }
+    }
+
+    /// A prompt's samples are the same whether it is sampled alone or with others, and with one
+    /// or two threads.
+    @Test func samplesDoNotDependOnBatchCompositionOrThreads() throws {
+        let model = try tinyModel(seed: 82)
+        var rng = RNG(seed: 83)
+        let prompts = try (0..<9).map { i in
+            SamplePrompt(image: try randomCanvas(&rng), prompt: (0..<(1 + i % 4)).map { _ in rng.int(below: 10) + 1 }, stream: UInt64(100 + i))
+        }
+        let sampler = Sampler(model: model, eos: 0)
+        let options = SamplingOptions(temperature: 1.2, maxTokens: 7, chunk: 64)
+        let saved = Runtime.threads
+        defer { Runtime.setThreads(saved) }
+        Runtime.setThreads(2)
+        let together = try sampler.generate(prompts, k: 5, options: options, seed: 9)
+        Runtime.setThreads(1)
+        for i in [0, 4, 8] {
+            let alone = try sampler.generate([prompts[i]], k: 5, options: options, seed: 9)
+            #expect(alone[0] == together[i])
+        }
+        // Samples of one prompt differ from each other (their streams differ).
+        #expect(Set(together[3].map(\.tokens)).count > 1)
+    }
+
+    @Test func temperatureAndNucleusShapeTheDistribution() throws {
+        let model = try tinyModel(seed: 84)
+        var rng = RNG(seed: 85)
+        let prompt = [SamplePrompt(image: try randomCanvas(&rng), prompt: [3, 4], stream: 1)]
+        let sampler = Sampler(model: model, eos: 0)
+        func firstTokens(_ o: SamplingOptions) throws -> [Int] {
+            try sampler.generate(prompt, k: 400, options: o, seed: 2)[0].map { $0.tokens[0] }
+        }
+        let greedy = try sampler.generate(prompt, k: 1, options: .greedy(maxTokens: 1), seed: 2)[0][0].tokens[0]
+        let cold = try firstTokens(SamplingOptions(temperature: 0.05, maxTokens: 1))
+        let hot = try firstTokens(SamplingOptions(temperature: 2, maxTokens: 1))
+        let nucleus = try firstTokens(SamplingOptions(temperature: 2, topP: 0.3, maxTokens: 1))
+        #expect(cold.filter { $0 == greedy }.count > 390)
+        #expect(Set(hot).count > Set(nucleus).count)
+        #expect(Set(nucleus).count >= 1)
+    }
+}
+
+func maxDiff(_ a: [Float], _ b: [Float]) -> Float {
+    guard a.count == b.count else { return .infinity }
+    return zip(a, b).reduce(0) { max($0, abs($1.0 - $1.1)) }
+}
