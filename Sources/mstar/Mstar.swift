@@ -9,6 +9,7 @@ struct Mstar: ParsableCommand {
         commandName: "mstar",
         abstract: "A workbench for self-evolving training of multimodal reasoning models (MSTaR).",
         version: version,
-        subcommands: [DataCommand.self, Bench.self]
+        subcommands: [DataCommand.self, Bench.self, RunCommand.self, ReplCommand.self],
+        defaultSubcommand: ReplCommand.self
     )
 }
