@@ -126,7 +126,7 @@ enum BuiltinCommands {
                 let result = s.execute(command.text)
                 out.append(result.output)
                 switch result.status {
-                case .failed: throw WorkbenchError("\(file):\(command.line): \(result.error ?? "failed")")
+                case .failed: throw WorkbenchError("\(file):\(command.line): \(result.error ?? "failed")", partialOutput: out)
                 case .interrupted: throw Interrupted()
                 case .completed, .empty: break
                 }

@@ -52,7 +52,7 @@ public enum Gnuplot {
         s.append("set title \(quote(plot.title))")
         s.append("set xlabel \(quote(plot.xLabel))")
         s.append("set ylabel \(quote(plot.yLabel))")
-        s.append("set key outside right top")
+        s.append("set key below")
         if case .dumb = terminal {} else { s.append("set grid") }
         if let r = plot.yRange { s.append("set yrange [\(number(r.lowerBound)):\(number(r.upperBound))]") }
         let style = plot.points ? "linespoints" : "lines"
@@ -81,7 +81,8 @@ public enum Gnuplot {
             let err = result.stderr.split(separator: "\n").filter { !$0.trimmingCharacters(in: .whitespaces).isEmpty }
             throw WorkbenchError("gnuplot failed: " + (err.last.map(String.init) ?? "exit status \(result.status)"))
         }
-        return result.stdout
+        // The dumb terminal starts each page with a form feed.
+        return result.stdout.hasPrefix("\u{0C}") ? String(result.stdout.dropFirst()) : result.stdout
     }
 
     /// The first window terminal this gnuplot has (builds differ: gnuplot-nox has none).

@@ -18,7 +18,7 @@ public enum PlotCommand {
             without --out goes to plots/METRICS.png. --window opens a gnuplot window when DISPLAY is set.
             Metrics: \(MetricSpec.dynamicsColumns.map(\.0).joined(separator: ", ")) and any the engine registers.
             """,
-            arguments: [ArgumentSpec("metrics", .name(.metric), variadic: true, help: "metrics to plot")],
+            arguments: [ArgumentSpec("metrics", .name(.metric), default: .none, variadic: true, help: "metrics to plot")],
             options: [
                 OptionSpec("from", .list(.path), help: "dynamics.jsonl files to read (default: the run's own)"),
                 OptionSpec("x", .string, default: .value(.string("step")), help: "the key of the x axis"),
@@ -37,7 +37,7 @@ public enum PlotCommand {
         guard !metrics.isEmpty else { throw WorkbenchError("plot needs at least one metric, e.g. plot greedy_acc pass_at_k (help plot)") }
         let plot = try figure(metrics, cmd, s)
         let gnuplot = s.gnuplotPath ?? Gnuplot.locate()
-        guard let gnuplot else { throw WorkbenchError(Gnuplot.missingMessage) }
+        guard let gnuplot, FileManager.default.isExecutableFile(atPath: gnuplot) else { throw WorkbenchError(Gnuplot.missingMessage) }
         var out = CommandOutput()
         for series in plot.series { out.line(summary(series)) }
 
@@ -59,7 +59,7 @@ public enum PlotCommand {
         }
         if s.mode == .interactive {
             let size = s.terminalSize()
-            let text = try Gnuplot.render(plot, terminal: .dumb(columns: max(40, size.columns - 1), rows: max(15, min(size.rows - 4, 40))),
+            let text = try Gnuplot.render(plot, terminal: .dumb(columns: max(40, size.columns - 2), rows: max(15, min(size.rows - 4, 40))),
                                           gnuplot: gnuplot)
             out.display(text)
         }

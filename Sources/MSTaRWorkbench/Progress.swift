@@ -90,7 +90,8 @@ public final class Progress {
         let room = max(10, min(40, width - label.count - tail.count - 4))
         let filled = total == 0 ? room : done * room / total
         let s = "\(label) [" + String(repeating: "#", count: filled) + String(repeating: ".", count: room - filled) + "]" + tail
-        return s.count < width ? s + String(repeating: " ", count: max(0, min(8, width - 1 - s.count))) : s
+        // Padded to the width so a shorter redraw leaves nothing of the previous one.
+        return s.count < width - 1 ? s + String(repeating: " ", count: width - 1 - s.count) : s
     }
 
     private func rateText(now: Double) -> String {

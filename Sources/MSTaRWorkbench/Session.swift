@@ -134,7 +134,8 @@ public final class Session {
         } catch is Interrupted {
             return Execution(status: .interrupted, command: parsed)
         } catch {
-            return Execution(status: .failed, command: parsed, error: Session.describe(error))
+            let partial = (error as? WorkbenchError)?.partialOutput ?? CommandOutput()
+            return Execution(status: .failed, command: parsed, output: partial, error: Session.describe(error))
         }
         let status: Execution.Status = output.interrupted ? .interrupted : .completed
         var result = Execution(status: status, command: parsed, output: output)

@@ -34,16 +34,18 @@ public struct SettingSpec {
 public enum Check {
     /// Numbers at least `lower`.
     public static func atLeast(_ lower: Double) -> (Value) -> String? {
-        { v in (v.doubleValue ?? lower) >= lower ? nil : "must be at least \(Value.format(lower))" }
+        { v in (v.doubleValue ?? lower) >= lower ? nil : "must be at least \(bound(lower))" }
     }
 
     /// Numbers within `range`.
     public static func within(_ range: ClosedRange<Double>) -> (Value) -> String? {
         { v in
             range.contains(v.doubleValue ?? range.lowerBound) ? nil
-                : "must be between \(Value.format(range.lowerBound)) and \(Value.format(range.upperBound))"
+                : "must be between \(bound(range.lowerBound)) and \(bound(range.upperBound))"
         }
     }
+
+    private static func bound(_ x: Double) -> String { x == x.rounded() ? String(Int(x)) : "\(x)" }
 }
 
 /// The session's typed settings: what `set`, `show settings` and option defaults read.

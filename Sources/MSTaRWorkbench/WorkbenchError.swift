@@ -2,9 +2,14 @@
 public struct WorkbenchError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The message, phrased for the person at the prompt.
     public var message: String
+    /// What the command produced before it failed (include shows the outputs of the commands that ran).
+    public var partialOutput: CommandOutput?
 
-    /// An error with `message`.
-    public init(_ message: String) { self.message = message }
+    /// An error with `message`, and the output produced before it.
+    public init(_ message: String, partialOutput: CommandOutput? = nil) {
+        self.message = message
+        self.partialOutput = partialOutput
+    }
 
     public var description: String { message }
 }
