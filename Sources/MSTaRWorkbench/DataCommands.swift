@@ -16,6 +16,11 @@ public enum DataCommands {
         return s
     }
 
+    /// A dataset loaded with `data load FILE --as NAME`.
+    public static func dataset(_ session: Session, _ name: String) -> [Example]? {
+        session.values["dataset." + name] as? [Example]
+    }
+
     static func bank(_ session: Session, path: String?) throws -> DigitBank {
         if path == nil, let b = session.values["digits"] as? DigitBank { return b }
         let b = try DigitBank.load(path: path.map(session.inputPath))
@@ -50,6 +55,23 @@ public enum DataCommands {
                 "suite seed \(cmd.int("seed")): \(counts)",
                 "handwriting: \(bank.count) images (\(pools.joined(separator: ", ")))",
             ])
+        })
+
+        session.register(CommandSpec(
+            "data load", group: "data", summary: "read a JSONL file of examples (LLaVA format, docs/tasks.md) as a named dataset",
+            discussion: "Bad lines are listed as FILE:LINE: reason and skipped.",
+            arguments: [ArgumentSpec("file", .path, help: "the JSONL file (relative to the script's folder)")],
+            options: [OptionSpec("as", .string, default: .value(.string("loaded")), help: "the dataset's name")]
+        ) { cmd, s in
+            let file = cmd.string("file")
+            let imported = try JSONL.read(s.inputPath(file))
+            s.values["dataset." + cmd.string("as")] = imported.examples
+            var byFamily = [Family: Int]()
+            for e in imported.examples { byFamily[e.family, default: 0] += 1 }
+            let counts = Family.allCases.map { "\($0.rawValue) \(byFamily[$0] ?? 0)" }.joined(separator: ", ")
+            // Bad lines are named relative to the file as given, so the output does not depend on the folder.
+            let bad = imported.badLines.map { "skipped \(file):\($0.line): \($0.message)" }
+            return CommandOutput(lines: bad + ["\(cmd.string("as")): \(imported.examples.count) examples (\(counts)); \(imported.badLines.count) bad lines skipped"])
         })
 
         session.register(CommandSpec(

@@ -84,7 +84,7 @@ import Testing
         #expect(complete(s, "") .contains("data"))
         #expect(complete(s, "se") == ["seed", "set"])
         #expect(complete(s, "ev") == ["eval", "evolve"])
-        #expect(complete(s, "data ") == ["export", "generate", "show"])
+        #expect(complete(s, "data ") == ["export", "generate", "load", "show"])
         #expect(complete(s, "data sh") == ["show"])
         #expect(complete(s, "show ") == ["settings"])
         #expect(complete(s, "help da") == ["data"])
@@ -189,6 +189,20 @@ import Testing
         #expect(Fixture.run(s, "data show --split test --index 800") == ["error: --index 800 is outside test: use 0 to 799"])
         #expect(Fixture.run(s, "data show --split test --index 1 --family chart").first == "id: test-000007   family: chart   level: 2   annotation: chain")
         #expect(Fixture.run(s, "data show --split text --index 0 --png x.png") == ["error: text-000000 is text only: it has no image for --png"])
+    }
+
+    @Test func loadReadsJSONLAndNamesBadLines() throws {
+        let s = try Fixture.session("data-load")
+        s.progressStyle = .silent
+        Fixture.run(s, "data generate --fraction 0.01")
+        #expect(Fixture.run(s, "data export --split seed --out seedset") == ["wrote 3 examples to seedset/data.jsonl and 3 images to seedset/images/"])
+        let path = s.runDirectory + "/seedset/data.jsonl"
+        try (String(contentsOfFile: path, encoding: .utf8) + "{not json\n").write(toFile: path, atomically: true, encoding: .utf8)
+        #expect(Fixture.run(s, "data load \(path) --as mine") == [
+            "skipped \(path):4: not valid JSON",
+            "mine: 3 examples (arithmetic 1, counting 1, comparison 1, chart 0); 1 bad lines skipped",
+        ])
+        #expect(DataCommands.dataset(s, "mine")?.map(\.id) == ["seed-000000", "seed-000001", "seed-000002"])
     }
 
     @Test func generateUsesTheSessionSeedAndIsJournaledResolved() throws {

@@ -2,8 +2,9 @@ import Foundation
 import Testing
 @testable import MSTaRWorkbench
 
-/// Replays, and everything that reads or sets the process-wide Ctrl-C flag, run one at a time.
-@Suite(.serialized) struct ReplayTests {
+/// Replays, interrupts and partial work. Tests that press Ctrl-C do it on a private flag
+/// (`Interrupt.withPrivateFlag`), so tests running at the same time are not interrupted.
+@Suite struct ReplayTests {
     static let script = """
     # %% [markdown]
     # # A short session
@@ -115,81 +116,89 @@ import Testing
     }
 
     @Test func ctrlCStopsAtTheNextSafePointAndKeepsTheSessionConsistent() throws {
-        let s = try session("replay-interrupt")
-        var completed = 0
-        s.register(CommandSpec("work", group: "test", summary: "ten units, interruptible",
-                               arguments: [ArgumentSpec("stop_after", .int, help: "press Ctrl-C after this many")]) { cmd, session in
-            for unit in 0..<10 {
-                if unit == cmd.int("stop_after") { Interrupt.request() }
-                try Interrupt.check()
-                completed += 1
-            }
-            return CommandOutput(lines: ["done"])
-        })
-        Interrupt.clear()
-        let r = s.execute("work 3")
-        #expect(r.status == .interrupted)
-        #expect(completed == 3)
-        #expect(r.recordedLines.map(\.text) == ["interrupted"])
-        #expect(s.journal.entries == 0, "an interrupted command is not journaled")
-        Interrupt.clear()
-        #expect(!Interrupt.requested)
-        #expect(Fixture.run(s, "step") == ["stepped"], "the session goes on")
+        try Interrupt.withPrivateFlag {
+            let s = try session("replay-interrupt")
+            var completed = 0
+            s.register(CommandSpec("work", group: "test", summary: "ten units, interruptible",
+                                   arguments: [ArgumentSpec("stop_after", .int, help: "press Ctrl-C after this many")]) { cmd, session in
+                for unit in 0..<10 {
+                    if unit == cmd.int("stop_after") { Interrupt.request() }
+                    try Interrupt.check()
+                    completed += 1
+                }
+                return CommandOutput(lines: ["done"])
+            })
+            Interrupt.clear()
+            let r = s.execute("work 3")
+            #expect(r.status == .interrupted)
+            #expect(completed == 3)
+            #expect(r.recordedLines.map(\.text) == ["interrupted"])
+            #expect(s.journal.entries == 0, "an interrupted command is not journaled")
+            Interrupt.clear()
+            #expect(!Interrupt.requested)
+            #expect(Fixture.run(s, "step") == ["stepped"], "the session goes on")
+        }
     }
 
     @Test func aHandlerThatStopsEarlyJournalsWhatItDid() throws {
-        let s = try session("replay-partial")
-        s.register(CommandSpec("grow", group: "test", summary: "n steps",
-                               arguments: [ArgumentSpec("n", .int, help: "steps")]) { cmd, session in
-            var done = 0
-            do {
-                for i in 0..<cmd.int("n") {
-                    if i == 2 { Interrupt.request() }
-                    try Interrupt.check()
-                    done += 1
+        try Interrupt.withPrivateFlag {
+            let s = try session("replay-partial")
+            s.register(CommandSpec("grow", group: "test", summary: "n steps",
+                                   arguments: [ArgumentSpec("n", .int, help: "steps")]) { cmd, session in
+                var done = 0
+                do {
+                    for i in 0..<cmd.int("n") {
+                        if i == 2 { Interrupt.request() }
+                        try Interrupt.check()
+                        done += 1
+                    }
+                } catch is Interrupted {
+                    return CommandOutput(items: [.text("grew \(done) of \(cmd.int("n"))")], journalAs: "grow \(done)", interrupted: true)
                 }
-            } catch is Interrupted {
-                return CommandOutput(items: [.text("grew \(done) of \(cmd.int("n"))")], journalAs: "grow \(done)", interrupted: true)
-            }
-            return CommandOutput(lines: ["grew \(done)"])
-        })
-        Interrupt.clear()
-        let r = s.execute("grow 5")
-        Interrupt.clear()
-        #expect(r.status == .interrupted)
-        #expect(s.resolvedHistory == ["grow 2"])
-        #expect(s.journal.text.hasSuffix("grow 2\n#> grew 2 of 5\n"))
+                return CommandOutput(lines: ["grew \(done)"])
+            })
+            Interrupt.clear()
+            let r = s.execute("grow 5")
+            Interrupt.clear()
+            #expect(r.status == .interrupted)
+            #expect(s.resolvedHistory == ["grow 2"])
+            #expect(s.journal.text.hasSuffix("grow 2\n#> grew 2 of 5\n"))
+        }
     }
 
     @Test func aPendingCtrlCStopsAReplayBeforeTheNextCommand() throws {
-        let s = try session("replay-stop")
-        Interrupt.request()
-        defer { Interrupt.clear() }
-        #expect(throws: Interrupted.self) {
-            try Replay(script: Script.parse("step\nstep\n"), file: "x").run(in: s, verify: false)
+        try Interrupt.withPrivateFlag {
+            let s = try session("replay-stop")
+            Interrupt.request()
+            defer { Interrupt.clear() }
+            #expect(throws: Interrupted.self) {
+                try Replay(script: Script.parse("step\nstep\n"), file: "x").run(in: s, verify: false)
+            }
+            #expect(s.journal.entries == 0)
         }
-        #expect(s.journal.entries == 0)
     }
 
     @Test func dataExportWritesFilesAndStopsAtCtrlC() throws {
-        let s = try session("replay-export")
-        #expect(Fixture.run(s, "data generate --fraction 0.02") == [
-            "suite seed 0: captions 80, text 80, seed 6, labelled 80, unlabelled 80, validation 8, test 16, ood 8",
-            "handwriting: 1797 images (train 1258, validation 179, test 360)",
-        ])
-        s.progressStyle = .silent
-        #expect(Fixture.run(s, "data export --split test --out exp --count 5 --scale 2") == [
-            "wrote 5 examples to exp/data.jsonl and 5 images to exp/images/",
-        ])
-        let jsonl = try String(contentsOfFile: s.runDirectory + "/exp/data.jsonl", encoding: .utf8)
-        #expect(jsonl.split(separator: "\n").count == 5)
-        #expect(jsonl.hasPrefix("{\"answer\":"))
-        let png = try Data(contentsOf: URL(fileURLWithPath: s.runDirectory + "/exp/images/test-000000.png"))
-        #expect(Fixture.pngSize(Array(png))! == (96, 64))
-        Interrupt.request()
-        let r = s.execute("data export --split labelled --out big")
-        Interrupt.clear()
-        #expect(r.status == .interrupted)
-        #expect(!FileManager.default.fileExists(atPath: s.runDirectory + "/big/data.jsonl"))
+        try Interrupt.withPrivateFlag {
+            let s = try session("replay-export")
+            #expect(Fixture.run(s, "data generate --fraction 0.02") == [
+                "suite seed 0: captions 80, text 80, seed 6, labelled 80, unlabelled 80, validation 8, test 16, ood 8",
+                "handwriting: 1797 images (train 1258, validation 179, test 360)",
+            ])
+            s.progressStyle = .silent
+            #expect(Fixture.run(s, "data export --split test --out exp --count 5 --scale 2") == [
+                "wrote 5 examples to exp/data.jsonl and 5 images to exp/images/",
+            ])
+            let jsonl = try String(contentsOfFile: s.runDirectory + "/exp/data.jsonl", encoding: .utf8)
+            #expect(jsonl.split(separator: "\n").count == 5)
+            #expect(jsonl.hasPrefix("{\"answer\":"))
+            let png = try Data(contentsOf: URL(fileURLWithPath: s.runDirectory + "/exp/images/test-000000.png"))
+            #expect(Fixture.pngSize(Array(png))! == (96, 64))
+            Interrupt.request()
+            let r = s.execute("data export --split labelled --out big")
+            Interrupt.clear()
+            #expect(r.status == .interrupted)
+            #expect(!FileManager.default.fileExists(atPath: s.runDirectory + "/big/data.jsonl"))
+        }
     }
 }
