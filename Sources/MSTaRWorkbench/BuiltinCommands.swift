@@ -79,7 +79,7 @@ enum BuiltinCommands {
 
         session.register(CommandSpec(
             "save session", group: "session", summary: "write this session's journal as a replayable script",
-            arguments: [ArgumentSpec("file", .path, help: "where (relative paths: inside the run directory)")]
+            arguments: [ArgumentSpec("file", .outputPath, help: "where (relative paths: inside the run directory)")]
         ) { cmd, s in
             let file = cmd.string("file")
             try s.prepareOutput(file)

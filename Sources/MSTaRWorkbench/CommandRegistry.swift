@@ -133,7 +133,11 @@ public final class CommandRegistry {
                 if let v = session.settings.value(key) { values[name] = coerce(v, to: type) }
             }
         }
-        return ParsedCommand(spec: spec, values: values, given: given, source: source)
+        var parsed = ParsedCommand(spec: spec, values: values, given: given, source: source)
+        for (name, type) in spec.arguments.map({ ($0.name, $0.type) }) + spec.options.map({ ($0.name, $0.type) }) {
+            if let v = values[name], let absolute = absolutePaths(v, type, session) { parsed.journalValues[name] = absolute }
+        }
+        return parsed
     }
 
     /// Reads `text` as `type`, checking vocabulary names against the session.
@@ -146,6 +150,15 @@ public final class CommandRegistry {
         }
         try session.checkNames(value, type)
         return value
+    }
+
+    /// Input paths as absolute paths, for the journal.
+    private func absolutePaths(_ v: Value, _ type: ValueType, _ session: Session) -> Value? {
+        switch type {
+        case .path: return .string(session.inputPath(v.plain))
+        case .list(.path): return .list(v.listValue.map { .string(session.inputPath($0.plain)) })
+        default: return nil
+        }
     }
 
     private func coerce(_ v: Value, to type: ValueType) -> Value {

@@ -77,7 +77,7 @@ public enum Completer {
         case .choice(let words): return words
         case .bool: return ["true", "false"]
         case .name(let v): return session.words(v)
-        case .path: return paths(partial, session: session)
+        case .path, .outputPath: return paths(partial, session: session)
         case .list(let inner):
             let head = partial.range(of: ",", options: .backwards).map { String(partial[..<$0.upperBound]) } ?? ""
             let tail = String(partial.dropFirst(head.count))

@@ -80,7 +80,7 @@ public enum DataCommands {
                 OptionSpec("split", .choice(splits), default: .required, help: "the split"),
                 OptionSpec("index", .int, default: .required, help: "index of the example (within --family when given)"),
                 OptionSpec("family", .choice(families), help: "count --index within this family"),
-                OptionSpec("png", .path, help: "also write the scene as a PNG file (inside the run directory)"),
+                OptionSpec("png", .outputPath, help: "also write the scene as a PNG file (inside the run directory)"),
                 OptionSpec("scale", .int, default: .value(.int(4)), help: "PNG pixels per scene pixel"),
             ]
         ) { cmd, s in
@@ -109,7 +109,7 @@ public enum DataCommands {
             "data export", group: "data", summary: "write a split as DIR/data.jsonl (LLaVA format) and DIR/images/*.png",
             options: [
                 OptionSpec("split", .choice(splits), default: .required, help: "the split"),
-                OptionSpec("out", .path, default: .required, help: "output directory (inside the run directory when relative)"),
+                OptionSpec("out", .outputPath, default: .required, help: "output directory (inside the run directory when relative)"),
                 OptionSpec("family", .choice(families), help: "only this family"),
                 OptionSpec("count", .int, help: "only the first N examples"),
                 OptionSpec("scale", .int, default: .value(.int(1)), help: "PNG pixels per scene pixel"),

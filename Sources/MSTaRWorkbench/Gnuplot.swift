@@ -51,7 +51,8 @@ public enum Gnuplot {
         }
         s.append("set title \(quote(plot.title))")
         s.append("set xlabel \(quote(plot.xLabel))")
-        s.append("set ylabel \(quote(plot.yLabel))")
+        // Text art has no room for a rotated label: the title names the metrics there.
+        if case .dumb = terminal {} else { s.append("set ylabel \(quote(plot.yLabel))") }
         s.append("set key below")
         if case .dumb = terminal {} else { s.append("set grid") }
         if let r = plot.yRange { s.append("set yrange [\(number(r.lowerBound)):\(number(r.upperBound))]") }

@@ -9,6 +9,8 @@ public struct ParsedCommand {
     public var given: Set<String>
     /// The command as typed.
     public var source: String
+    /// Values the journal writes differently from what the handler reads (input paths made absolute).
+    public var journalValues: [String: Value] = [:]
 
     /// A parsed command (the registry builds these; tests and handlers may too).
     public init(spec: CommandSpec, values: [String: Value], given: Set<String> = [], source: String = "") {
@@ -55,11 +57,11 @@ public struct ParsedCommand {
     public var resolved: String {
         var words = [spec.name]
         for a in spec.arguments {
-            guard let v = values[a.name] else { continue }
+            guard let v = journalValues[a.name] ?? values[a.name] else { continue }
             if a.variadic { words += v.listValue.map(\.description) } else { words.append(v.description) }
         }
         for o in spec.options {
-            guard let v = values[o.name] else { continue }
+            guard let v = journalValues[o.name] ?? values[o.name] else { continue }
             if o.type == .flag {
                 if v.boolValue == true { words.append("--\(o.name)") }
             } else {

@@ -22,7 +22,7 @@ public enum PlotCommand {
             options: [
                 OptionSpec("from", .list(.path), help: "dynamics.jsonl files to read (default: the run's own)"),
                 OptionSpec("x", .string, default: .value(.string("step")), help: "the key of the x axis"),
-                OptionSpec("out", .path, help: "write the plot to this file (.png, .svg or .txt)"),
+                OptionSpec("out", .outputPath, help: "write the plot to this file (.png, .svg or .txt)"),
                 OptionSpec("title", .string, help: "the title (default: the metrics)"),
                 OptionSpec("ylabel", .string, help: "the y axis label (default: the metric's label)"),
                 OptionSpec("width", .int, default: .setting("plot_width"), help: "file width in pixels"),

@@ -51,7 +51,9 @@ public struct Replay {
                 let ex = session.execute(command.text)
                 if ex.status == .interrupted { throw Interrupted() }
                 let actual = ex.recordedLines
-                let name = command.lines[0].trimmingCharacters(in: .whitespaces)
+                // The command on one line, for messages.
+                let name = command.text.replacingOccurrences(of: "\\\n", with: " ")
+                    .split(whereSeparator: { $0 == " " || $0 == "\t" }).joined(separator: " ")
                 let location = "\(file):\(command.line) (cell \(ci + 1))"
                 if ex.status == .failed, !(command.outputs.first { !$0.volatile }?.text.hasPrefix("error:") ?? false) {
                     throw Failure.commandFailed(location: location, command: name, message: ex.error ?? "failed")

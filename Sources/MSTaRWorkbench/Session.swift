@@ -184,7 +184,7 @@ public final class Session {
     /// A path to read: relative paths are from the current script's folder (the working directory at the REPL).
     public func inputPath(_ path: String) -> String {
         let p = (path as NSString).expandingTildeInPath
-        return p.hasPrefix("/") ? p : (inputDirectories.last! as NSString).appendingPathComponent(p)
+        return p.hasPrefix("/") ? p : ((inputDirectories.last! as NSString).appendingPathComponent(p) as NSString).standardizingPath
     }
 
     /// Creates the parent folder of an output path.

@@ -14,8 +14,11 @@ public indirect enum ValueType: Sendable, Equatable {
     case flag
     /// One of a fixed set of words.
     case choice([String])
-    /// A file or directory path (completed from the file system).
+    /// A file or folder to read: relative to the script's folder (the working directory at the
+    /// prompt), and journaled as an absolute path so the journal replays from anywhere.
     case path
+    /// A file or folder to write: relative to the run directory, and journaled as typed.
+    case outputPath
     /// A name from one of the session's registrable vocabularies (setting keys, metrics, recipes...).
     case name(Vocabulary)
     /// Comma-separated values of one type ("1,2,4").
@@ -30,7 +33,7 @@ public indirect enum ValueType: Sendable, Equatable {
         case .bool: return "true|false"
         case .flag: return ""
         case .choice(let words): return words.joined(separator: "|")
-        case .path: return "FILE"
+        case .path, .outputPath: return "FILE"
         case .name(let v): return v.placeholder
         case .list(let t): return "\(t.placeholder),..."
         }
@@ -45,7 +48,7 @@ public indirect enum ValueType: Sendable, Equatable {
         case .bool: return "true or false"
         case .flag: return "no value"
         case .choice(let words): return "one of " + words.joined(separator: ", ")
-        case .path: return "a path"
+        case .path, .outputPath: return "a path"
         case .name(let v): return "a \(v.noun)"
         case .list(let t): return "comma-separated values, each \(t.expectation)"
         }
@@ -61,7 +64,7 @@ public indirect enum ValueType: Sendable, Equatable {
         case .double:
             guard let v = Double(text), v.isFinite else { throw ValueError(text: text, expected: expectation) }
             return .double(v)
-        case .string, .path, .name:
+        case .string, .path, .outputPath, .name:
             return .string(text)
         case .bool, .flag:
             switch text.lowercased() {
