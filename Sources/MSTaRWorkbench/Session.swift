@@ -49,7 +49,9 @@ public final class Session {
     public init(runDirectory: String, mode: Mode = .headless, inputDirectory: String? = nil, journaling: Bool = true) {
         self.mode = mode
         self.runDirectory = runDirectory
-        self.inputDirectories = [inputDirectory ?? FileManager.default.currentDirectoryPath]
+        let cwd = FileManager.default.currentDirectoryPath
+        let input = inputDirectory ?? cwd
+        self.inputDirectories = [input.hasPrefix("/") ? input : ((cwd as NSString).appendingPathComponent(input) as NSString).standardizingPath]
         self.rng = RNG(seed: 0)
         journal = Journal(path: journaling ? (runDirectory as NSString).appendingPathComponent(Session.journalName) : nil,
                           preamble: { [unowned self] in self.pinnedPreamble() })
