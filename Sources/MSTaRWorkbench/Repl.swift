@@ -18,7 +18,8 @@ public final class Repl {
         self.write = write
     }
 
-    /// Runs until quit or end of input; returns the exit status (non-interactive: 1 when a command failed).
+    /// Runs until quit or end of input; returns the exit status (non-interactive: 1 when a command
+    /// failed, 130 when Ctrl-C stopped one: piped commands stop there).
     public func run() -> Int32 {
         Interrupt.install()
         return interactive ? runInteractive() : runPlain()
@@ -51,12 +52,14 @@ public final class Repl {
             guard let text = assembler.feed(line) else { continue }
             let before = failedCount
             if runOne(text) { break }
+            if lastStatus == .interrupted { return 130 }
             failed = failed || failedCount > before
         }
         return failed ? 1 : 0
     }
 
     private var failedCount = 0
+    private var lastStatus: Execution.Status = .empty
 
     /// Runs one command and prints what it produced; returns true when the session should end.
     private func runOne(_ text: String) -> Bool {
@@ -64,6 +67,7 @@ public final class Repl {
         let ex = session.execute(text)
         write(Repl.render(ex, runDirectory: session.runDirectory))
         if ex.status == .failed { failedCount += 1 }
+        lastStatus = ex.status
         return ex.quit
     }
 

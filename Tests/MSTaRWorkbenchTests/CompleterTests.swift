@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-@testable import MSTaRWorkbench
+import MSTaRWorkbench
 
 @Suite struct CompleterTests {
     func complete(_ s: Session, _ line: String) -> [String] { Completer.complete(line, session: s).candidates }

@@ -1,5 +1,5 @@
 import Testing
-@testable import MSTaRWorkbench
+import MSTaRWorkbench
 
 @Suite struct LexerTests {
     func words(_ s: String) -> [String] {

@@ -1,5 +1,5 @@
 import Testing
-@testable import MSTaRWorkbench
+import MSTaRWorkbench
 
 /// A session with two engine-like commands registered, as the engine will do.
 func engineLikeSession(_ name: String) throws -> Session {

@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-@testable import MSTaRWorkbench
+import MSTaRWorkbench
 
 @Suite struct PlotTests {
     static let figure = Plot(title: "Dynamics \"T=1.0\"", xLabel: "iteration", yLabel: "accuracy", series: [
@@ -103,18 +103,16 @@ import Testing
         #expect(Gnuplot.locate(environment: ["PATH": "/nonexistent"]) == nil)
     }
 
-    @Test func engineSeriesProvidersFeedThePlot() throws {
+    @Test(.enabled(if: Fixture.hasGnuplot)) func engineSeriesProvidersFeedThePlot() throws {
         let s = try Fixture.session("plot-provider")
         s.register(metric: MetricSpec("pass_at_k_curve", label: "Pass@K", summary: "Pass@K against K") { _ in
             [PlotSeries("T=1.0", x: [1, 2, 4, 8], y: [0.4, 0.5, 0.6, 0.7])]
         })
-        s.gnuplotPath = "/nonexistent/gnuplot"
-        let plot = try PlotCommand.figure(["pass_at_k_curve"], try {
-            guard case .words(let w) = Lexer.split("plot pass_at_k_curve") else { throw WorkbenchError("lex") }
-            return try s.registry.parse(w, source: "", session: s)
-        }(), s)
-        #expect(plot.series == [PlotSeries("T=1.0", x: [1, 2, 4, 8], y: [0.4, 0.5, 0.6, 0.7])])
-        #expect(plot.yLabel == "Pass@K")
-        #expect(PlotCommand.summary(plot.series[0]) == "T=1.0: 4 points, x 1..8, min 0.4, max 0.7, last 0.7")
+        #expect(Fixture.run(s, "plot pass_at_k_curve --x K --out k.png") == [
+            "T=1.0: 4 points, x 1..8, min 0.4, max 0.7, last 0.7",
+            "[plot: k.png]",
+        ])
+        let png = Array(try Data(contentsOf: URL(fileURLWithPath: s.runDirectory + "/k.png")))
+        #expect(Fixture.pngSize(png)! == (800, 500))
     }
 }

@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-@testable import MSTaRWorkbench
+import MSTaRWorkbench
 
 @Suite struct ProgressTests {
     @Test func plainLinesAtEveryTenthWithRateAndTimeLeft() {

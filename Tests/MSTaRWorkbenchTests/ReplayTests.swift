@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-@testable import MSTaRWorkbench
+import MSTaRWorkbench
 
 /// Replays, interrupts and partial work. Tests that press Ctrl-C do it on a private flag
 /// (`Interrupt.withPrivateFlag`), so tests running at the same time are not interrupted.

@@ -1,5 +1,5 @@
 import Testing
-@testable import MSTaRWorkbench
+import MSTaRWorkbench
 
 @Suite struct ScriptTests {
     static let sample = """

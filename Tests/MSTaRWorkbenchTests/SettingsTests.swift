@@ -1,5 +1,5 @@
 import Testing
-@testable import MSTaRWorkbench
+import MSTaRWorkbench
 
 @Suite struct SettingsTests {
     @Test func setParsesValidatesAndReports() throws {
