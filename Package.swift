@@ -18,7 +18,6 @@ let package = Package(
         .library(name: "MSTaRTensor", targets: ["MSTaRTensor"]),
         .library(name: "MSTaRTasks", targets: ["MSTaRTasks"]),
         .library(name: "MSTaRModel", targets: ["MSTaRModel"]),
-        .library(name: "MSTaRWorkbench", targets: ["MSTaRWorkbench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
