@@ -20,6 +20,7 @@ static inline int mstar_el_bind(EditLine *el, const char *key, const char *funct
 static inline int mstar_el_setty(EditLine *el, const char *mode, const char *flag) {
     return el_set(el, EL_SETTY, mode, flag, NULL);
 }
+static inline int mstar_el_prep_term(EditLine *el, int raw) { return el_set(el, EL_PREP_TERM, raw); }
 static inline int mstar_el_set_clientdata(EditLine *el, void *data) { return el_set(el, EL_CLIENTDATA, data); }
 static inline void *mstar_el_get_clientdata(EditLine *el) {
     void *data = NULL;

@@ -86,6 +86,9 @@ public final class LineEditor {
         continuing = continuation
         cancelled = false
         var count: Int32 = 0
+        // libedit draws the prompt before it switches the terminal to raw mode; switching first
+        // means a key pressed as soon as the prompt shows (Ctrl-D, Ctrl-C) reaches the editor.
+        mstar_el_prep_term(el, 1)
         guard let raw = el_gets(el, &count), count > 0 else {
             if cancelled { return .cancelled }
             return .endOfInput
