@@ -36,13 +36,15 @@ let package = Package(
         .target(name: "MSTaRTasks", dependencies: ["MSTaRTensor", "CZlib"]),
         .target(name: "MSTaRModel", dependencies: ["MSTaRTensor", "MSTaRTasks"],
                 swiftSettings: kernelFlags),
+        .target(name: "MSTaRWorkbench", dependencies: ["MSTaRTensor", "MSTaRTasks", "CEditLine"]),
         .executableTarget(name: "mstar", dependencies: [
-            "MSTaRTensor", "MSTaRTasks", "MSTaRModel",
+            "MSTaRTensor", "MSTaRTasks", "MSTaRModel", "MSTaRWorkbench",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
         .testTarget(name: "MSTaRTensorTests", dependencies: ["MSTaRTensor"]),
         .testTarget(name: "MSTaRTasksTests", dependencies: ["MSTaRTasks"]),
         .testTarget(name: "MSTaRModelTests", dependencies: ["MSTaRModel"]),
+        .testTarget(name: "MSTaRWorkbenchTests", dependencies: ["MSTaRWorkbench", "MSTaRTasks"]),
     ]
 )

@@ -1,0 +1,100 @@
+import Foundation
+
+/// Replays a session script in a session, headless: every command in order, each output compared
+/// with (`verify`) or replacing (`update`) the one recorded below it.
+public struct Replay {
+    /// Why a replay stopped.
+    public enum Failure: Error, Equatable, CustomStringConvertible {
+        /// An output differs from the recorded one.
+        case mismatch(location: String, command: String, expected: String, actual: String)
+        /// A command failed where the script records no error.
+        case commandFailed(location: String, command: String, message: String)
+
+        public var description: String {
+            switch self {
+            case .mismatch(let loc, let cmd, let expected, let actual):
+                return "\(loc): output of '\(cmd)' differs\n  expected: \(expected)\n  actual:   \(actual)"
+            case .commandFailed(let loc, let cmd, let message):
+                return "\(loc): '\(cmd)' failed: \(message)"
+            }
+        }
+    }
+
+    /// The script as read.
+    public let script: Script
+    /// The file name used in messages.
+    public let file: String
+
+    /// A replay of `script`, read from `file`.
+    public init(script: Script, file: String) {
+        self.script = script
+        self.file = file
+    }
+
+    /// Runs every command; returns the script with the outputs just produced. With `verify`, throws
+    /// `Failure.mismatch` at the first recorded output that differs (volatile `#>~` lines excepted).
+    /// A command that fails throws `Failure.commandFailed` unless its recorded output is that error.
+    /// `echo` receives each cell marker, line and new output as the script would show it.
+    public func run(in session: Session, verify: Bool, echo: (String) -> Void = { _ in }) throws -> Script {
+        var result = script
+        for (ci, cell) in script.cells.enumerated() {
+            if let m = cell.marker { echo(m) }
+            if cell.kind == .code { session.journal.beginCell() }
+            for (ii, item) in cell.items.enumerated() {
+                guard case .command(let command) = item, cell.kind == .code else {
+                    if case .other(let line) = item { echo(line) }
+                    continue
+                }
+                for l in command.lines { echo(l) }
+                try Interrupt.check()
+                Interrupt.clear()
+                let ex = session.execute(command.text)
+                if ex.status == .interrupted { throw Interrupted() }
+                let actual = ex.recordedLines
+                // The command on one line, for messages.
+                let name = command.text.replacingOccurrences(of: "\\\n", with: " ")
+                    .split(whereSeparator: { $0 == " " || $0 == "\t" }).joined(separator: " ")
+                let location = "\(file):\(command.line) (cell \(ci + 1))"
+                if ex.status == .failed, !(command.outputs.first { !$0.volatile }?.text.hasPrefix("error:") ?? false) {
+                    throw Failure.commandFailed(location: location, command: name, message: ex.error ?? "failed")
+                }
+                if verify { try compare(command, actual, name: name) }
+                for o in actual { echo(o.raw) }
+                var updated = command
+                updated.outputs = actual
+                result.cells[ci].items[ii] = .command(updated)
+            }
+        }
+        return result
+    }
+
+    /// Throws at the first non-volatile line that differs between the recorded and actual outputs.
+    func compare(_ command: Script.Command, _ actual: [OutputLine], name: String) throws {
+        // Line numbers of the recorded output lines, to point at the one that differs.
+        let firstOutputLine = command.line + command.lines.count
+        let expected = command.outputs.enumerated().filter { !$0.element.volatile }
+        let got = actual.filter { !$0.volatile }
+        for k in 0..<max(expected.count, got.count) {
+            let e = k < expected.count ? expected[k].element.text : nil
+            let a = k < got.count ? got[k].text : nil
+            if e != a {
+                let line = k < expected.count ? firstOutputLine + expected[k].offset : firstOutputLine + command.outputs.count
+                throw Failure.mismatch(location: "\(file):\(line)", command: name,
+                                       expected: e.map { "#> " + $0 } ?? "(no more output)",
+                                       actual: a.map { "#> " + $0 } ?? "(no more output)")
+            }
+        }
+    }
+
+    /// Writes `text` to `path` atomically (a temporary file renamed over it), so an interrupted
+    /// update never leaves half a script.
+    public static func writeAtomically(_ text: String, to path: String) throws {
+        let dir = (path as NSString).deletingLastPathComponent
+        let tmp = (dir.isEmpty ? "." : dir) + "/.\((path as NSString).lastPathComponent).\(getpid()).tmp"
+        try Data(text.utf8).write(to: URL(fileURLWithPath: tmp))
+        guard rename(tmp, path) == 0 else {
+            unlink(tmp)
+            throw WorkbenchError("cannot replace \(path): \(String(cString: strerror(errno)))")
+        }
+    }
+}

@@ -1,0 +1,174 @@
+/// A session script (`.mstar`): cells of commands with their recorded output, read and written
+/// so that an unchanged script renders back to the same bytes.
+///
+/// ```
+/// # %% [markdown]
+/// # # Title: markdown cells are `# `-prefixed lines
+///
+/// # %%
+/// seed 0
+/// #> seed = 0
+/// ```
+/// Lines before the first `# %%` form a code cell without a marker.
+public struct Script: Equatable, Sendable {
+    /// What a cell holds.
+    public enum CellKind: Sendable, Equatable {
+        case code, markdown
+    }
+
+    /// A command (one or more physical lines) and the output recorded below it.
+    public struct Command: Equatable, Sendable {
+        /// The command's lines as written (more than one when continued).
+        public var lines: [String]
+        /// Line number (1-based) of its first line in the file.
+        public var line: Int
+        /// The recorded output below it.
+        public var outputs: [OutputLine]
+
+        /// The command text, lines joined with newlines.
+        public var text: String { lines.joined(separator: "\n") }
+    }
+
+    /// One line-level element of a cell.
+    public enum Item: Equatable, Sendable {
+        /// A command with its outputs.
+        case command(Command)
+        /// Any other line kept as is: comments, blank lines, markdown text, stray output lines.
+        case other(String)
+    }
+
+    /// A cell: its marker line (nil for the leading unmarked cell) and its items.
+    public struct Cell: Equatable, Sendable {
+        /// Code or markdown.
+        public var kind: CellKind
+        /// The `# %%` line exactly as written, nil for text before the first marker.
+        public var marker: String?
+        /// Line number (1-based) where the cell starts.
+        public var line: Int
+        /// Its lines.
+        public var items: [Item]
+
+        /// The commands of the cell, in order.
+        public var commands: [Command] {
+            items.compactMap { if case .command(let c) = $0 { return c } else { return nil } }
+        }
+
+        /// A markdown cell's text without the `# ` prefixes, blank lines at either end dropped.
+        public var markdown: String {
+            var lines = items.map { item -> String in
+                guard case .other(let l) = item else { return "" }
+                if l == "#" { return "" }
+                if l.hasPrefix("# ") { return String(l.dropFirst(2)) }
+                return l.hasPrefix("#") ? String(l.dropFirst()) : l
+            }
+            Script.trimBlank(&lines)
+            return lines.joined(separator: "\n")
+        }
+
+        /// A code cell's source without recorded output, blank lines at either end dropped.
+        public var source: String {
+            var lines: [String] = []
+            for item in items {
+                switch item {
+                case .command(let c): lines += c.lines
+                case .other(let l) where !OutputLine.isOutput(l): lines.append(l)
+                case .other: break
+                }
+            }
+            Script.trimBlank(&lines)
+            return lines.joined(separator: "\n")
+        }
+    }
+
+    /// The cells in file order.
+    public var cells: [Cell]
+    /// Whether the file ends with a newline.
+    public var endsWithNewline: Bool
+
+    /// A script of the given cells.
+    public init(cells: [Cell] = [], endsWithNewline: Bool = true) {
+        self.cells = cells
+        self.endsWithNewline = endsWithNewline
+    }
+
+    /// The marker that starts a cell.
+    public static let cellMarker = "# %%"
+
+    /// Reads a script; never fails (anything unrecognised is kept as an `.other` line).
+    public static func parse(_ text: String) -> Script {
+        var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        let endsWithNewline = text.hasSuffix("\n")
+        if endsWithNewline || text.isEmpty { lines.removeLast() }
+
+        var cells: [Cell] = []
+        var current = Cell(kind: .code, marker: nil, line: 1, items: [])
+        var assembler = LineAssembler()
+        func flush() {
+            if current.marker != nil || !current.items.isEmpty { cells.append(current) }
+        }
+        for (i, line) in lines.enumerated() {
+            let number = i + 1
+            if assembler.isPending {  // continuation of a multi-line command
+                guard case .command(var c) = current.items.last else { preconditionFailure("pending without a command") }
+                c.lines.append(line)
+                current.items[current.items.count - 1] = .command(c)
+                _ = assembler.feed(line)
+                continue
+            }
+            if line.hasPrefix(cellMarker) {
+                flush()
+                let tag = line.dropFirst(cellMarker.count)
+                let kind: CellKind = tag.contains("[markdown]") || tag.contains("[md]") ? .markdown : .code
+                current = Cell(kind: kind, marker: line, line: number, items: [])
+                continue
+            }
+            if current.kind == .markdown {
+                current.items.append(.other(line))
+            } else if OutputLine.isOutput(line) {
+                if case .command(var c) = current.items.last {
+                    c.outputs.append(OutputLine(raw: line))
+                    current.items[current.items.count - 1] = .command(c)
+                } else {
+                    current.items.append(.other(line))
+                }
+            } else if line.allSatisfy(\.isWhitespace) || line.drop(while: { $0 == " " || $0 == "\t" }).hasPrefix("#") {
+                current.items.append(.other(line))
+            } else {
+                current.items.append(.command(Command(lines: [line], line: number, outputs: [])))
+                _ = assembler.feed(line)
+            }
+        }
+        flush()
+        return Script(cells: cells, endsWithNewline: endsWithNewline)
+    }
+
+    /// The script as text; `Script.parse(s).render() == s` for every s.
+    public func render() -> String {
+        var out: [String] = []
+        for cell in cells {
+            if let m = cell.marker { out.append(m) }
+            for item in cell.items {
+                switch item {
+                case .command(let c):
+                    out += c.lines
+                    out += c.outputs.map(\.raw)
+                case .other(let l):
+                    out.append(l)
+                }
+            }
+        }
+        var text = out.joined(separator: "\n")
+        if endsWithNewline && !(out.isEmpty && cells.isEmpty) { text += "\n" }
+        return text
+    }
+
+    /// Every command with its cell index, in file order.
+    public var commands: [(cell: Int, command: Command)] {
+        cells.enumerated().flatMap { (i, c) in c.commands.map { (i, $0) } }
+    }
+
+    static func trimBlank(_ lines: inout [String]) {
+        while let f = lines.first, f.allSatisfy(\.isWhitespace) { lines.removeFirst() }
+        while let l = lines.last, l.allSatisfy(\.isWhitespace) { lines.removeLast() }
+    }
+}

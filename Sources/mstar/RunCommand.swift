@@ -1,0 +1,78 @@
+import ArgumentParser
+import Foundation
+import MSTaRWorkbench
+
+/// Builds the sessions of `mstar` and `mstar run`: the workbench's built-ins plus every layer's
+/// commands, settings, metrics and recipes (the engine registers its own here).
+enum WorkbenchSetup {
+    static func makeSession(runDirectory: String, mode: Session.Mode, inputDirectory: String? = nil) -> Session {
+        let session = Session(runDirectory: runDirectory, mode: mode, inputDirectory: inputDirectory)
+        // Engine registrations go here, e.g. EngineCommands.register(in: session).
+        return session
+    }
+}
+
+/// `mstar run FILE`: replays a session script headlessly into a run directory.
+struct RunCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Replay a session script (.mstar) headlessly into a run directory.",
+        discussion: """
+        The run directory (default runs/<script name>) receives session.mstar (the journal: every command with
+        all parameters resolved) and plots/. The replayed script, with fresh outputs, is printed as it runs.
+        Exit status: 0 done, 1 a command failed or (--verify) an output differs, 130 interrupted.
+        """)
+
+    @Argument(help: "The session script.")
+    var file: String
+
+    @Option(help: "Run directory (default: runs/<script name>).")
+    var out: String?
+
+    @Flag(help: "Fail at the first output that differs from the one recorded in the script.")
+    var verify = false
+
+    @Flag(help: "Rewrite the recorded outputs in the script with the new ones (atomically).")
+    var update = false
+
+    @Option(help: "Also write a Jupyter notebook (nbformat 4.5) of the replay here.")
+    var ipynb: String?
+
+    @Flag(help: "Do not print the replayed script.")
+    var quiet = false
+
+    func validate() throws {
+        if verify && update { throw ValidationError("--verify and --update exclude each other: verify first, then update") }
+    }
+
+    func run() throws {
+        guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
+            throw ValidationError("cannot read \(file)")
+        }
+        let name = ((file as NSString).lastPathComponent as NSString).deletingPathExtension
+        let dir = out ?? "runs/\(name)"
+        let session = WorkbenchSetup.makeSession(runDirectory: dir, mode: .headless,
+                                                 inputDirectory: (file as NSString).deletingLastPathComponent.isEmpty
+                                                     ? nil : (file as NSString).deletingLastPathComponent)
+        Interrupt.install()
+        let echo: (String) -> Void = quiet ? { _ in } : { print($0) }
+        let replayed: Script
+        do {
+            replayed = try Replay(script: Script.parse(text), file: file).run(in: session, verify: verify, echo: echo)
+        } catch let failure as Replay.Failure {
+            FileHandle.standardError.write(Data("mstar run: \(failure)\n".utf8))
+            throw ExitCode(1)
+        } catch is Interrupted {
+            FileHandle.standardError.write(Data("mstar run: interrupted; the journal holds every completed command\n".utf8))
+            throw ExitCode(130)
+        }
+        if update { try Replay.writeAtomically(replayed.render(), to: file) }
+        if let ipynb { try Replay.writeAtomically(String(decoding: try Notebook.make(replayed, runDirectory: dir), as: UTF8.self) + "\n", to: ipynb) }
+        let n = replayed.commands.count
+        var summary = "mstar run: \(n) command\(n == 1 ? "" : "s") replayed into \(dir)"
+        if verify { summary += "; every recorded output matches" }
+        if update { summary += "; outputs updated in \(file)" }
+        if let ipynb { summary += "; notebook \(ipynb)" }
+        FileHandle.standardError.write(Data((summary + "\n").utf8))
+    }
+}
