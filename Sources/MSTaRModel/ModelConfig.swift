@@ -1,5 +1,8 @@
 import MSTaRTensor
 
+/// How the vision encoder turns pixels into patch features.
+public enum Stem: String, Codable, Sendable, CaseIterable { case patch, conv }
+
 /// Sizes and choices of the vision-language policy, saved as a checkpoint's config.json.
 public struct ModelConfig: Codable, Equatable, Sendable {
     /// Token vocabulary size (from the tokenizer).
@@ -7,8 +10,20 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     /// Scene canvas height and width in pixels.
     public var imageHeight: Int
     public var imageWidth: Int
-    /// ViT patch side in pixels.
+    /// ViT patch side in pixels: the stride of the patch grid.
     public var patch: Int
+    /// Side of the window each patch embedding reads, centred on its patch (zero-padded at the
+    /// border). Windows wider than the patch overlap, so some patch sees every digit whole.
+    public var window: Int
+    /// How pixels become patch features: a linear patch embedding, or a convolutional stem
+    /// (two 3 × 3 convolutions, each followed by GELU and 2 × 2 max pooling; needs `patch` 4),
+    /// whose pooling makes digit features robust to where the digit sits.
+    public var stem: Stem
+    /// Channels of the two convolutions of the convolutional stem.
+    public var stemChannels: [Int]
+    /// Whether the image prefix starts with one extra token, the mean of the others: a summary at a
+    /// fixed place in the sequence, which the language model can read before it learns where to look.
+    public var globalToken: Bool
     /// Side of the square of neighbouring patches merged into one image token for the language model.
     public var merge: Int
     /// Vision encoder width, depth, heads and MLP width.
@@ -28,12 +43,14 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     /// Whether the output head shares the token embedding matrix.
     public var tiedHead: Bool
 
-    public init(vocab: Int, imageHeight: Int = 32, imageWidth: Int = 48, patch: Int = 4, merge: Int = 2,
+    public init(vocab: Int, imageHeight: Int = 32, imageWidth: Int = 48, patch: Int = 4, window: Int? = nil,
+                stem: Stem = .conv, stemChannels: [Int] = [16, 32], globalToken: Bool = true, merge: Int = 2,
                 visionDim: Int = 64, visionLayers: Int = 2, visionHeads: Int = 2, visionMLP: Int = 128,
                 dModel: Int = 128, layers: Int = 4, heads: Int = 4, mlpHidden: Int = 512, maxText: Int = 72,
                 norm: NormKind = .layerNorm, mlp: MLPKind = .gelu, tiedHead: Bool = true) {
         self.vocab = vocab; self.imageHeight = imageHeight; self.imageWidth = imageWidth
-        self.patch = patch; self.merge = merge
+        self.patch = patch; self.window = window ?? 2 * patch; self.merge = merge
+        self.stem = stem; self.stemChannels = stemChannels; self.globalToken = globalToken
         self.visionDim = visionDim; self.visionLayers = visionLayers; self.visionHeads = visionHeads; self.visionMLP = visionMLP
         self.dModel = dModel; self.layers = layers; self.heads = heads; self.mlpHidden = mlpHidden
         self.maxText = maxText; self.norm = norm; self.mlp = mlp; self.tiedHead = tiedHead
@@ -42,8 +59,10 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     /// Patch grid rows and columns.
     public var gridHeight: Int { imageHeight / patch }
     public var gridWidth: Int { imageWidth / patch }
-    /// Image tokens the language model sees (after merging).
-    public var imageTokens: Int { (gridHeight / merge) * (gridWidth / merge) }
+    /// Image tokens the language model sees: the merged patches, plus the global token.
+    public var imageTokens: Int { mergedTokens + (globalToken ? 1 : 0) }
+    /// Merged patch tokens.
+    public var mergedTokens: Int { (gridHeight / merge) * (gridWidth / merge) }
     /// Longest full sequence: image prefix plus text.
     public var maxSeq: Int { imageTokens + maxText }
 
@@ -53,6 +72,8 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         try need(vocab > 0 && maxText > 0, "vocab and maxText must be positive")
         try need(imageHeight % patch == 0 && imageWidth % patch == 0,
                  "image \(imageHeight)x\(imageWidth) is not a whole number of \(patch)-pixel patches")
+        try need(window >= patch && (window - patch) % 2 == 0, "window \(window) must be at least the patch \(patch) and differ from it by an even number")
+        try need(stem == .patch || (patch == 4 && stemChannels.count == 2), "the convolutional stem needs patch 4 and two channel counts")
         try need(gridHeight % merge == 0 && gridWidth % merge == 0,
                  "patch grid \(gridHeight)x\(gridWidth) is not divisible by merge \(merge)")
         try need(visionDim % visionHeads == 0, "visionDim \(visionDim) is not divisible by \(visionHeads) heads")
@@ -61,7 +82,7 @@ public struct ModelConfig: Codable, Equatable, Sendable {
 
     /// A very small configuration for tests.
     public static func tiny(vocab: Int) -> ModelConfig {
-        ModelConfig(vocab: vocab, imageHeight: 8, imageWidth: 8, patch: 2, merge: 2, visionDim: 8, visionLayers: 1,
+        ModelConfig(vocab: vocab, imageHeight: 16, imageWidth: 24, patch: 4, stemChannels: [3, 4], merge: 2, visionDim: 8, visionLayers: 1,
                     visionHeads: 2, visionMLP: 16, dModel: 16, layers: 2, heads: 2, mlpHidden: 32, maxText: 12)
     }
 }

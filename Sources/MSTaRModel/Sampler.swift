@@ -163,8 +163,9 @@ public final class Sampler {
             canvas.pixels.withUnsafeBufferPointer { image.ptr.update(from: $0.baseAddress!, count: $0.count) }
         }
         let length = c.imageTokens + p.prompt.count
-        let text = try embedding(p.prompt.map(Int32.init), model.tokenEmbedding, shape: [1, p.prompt.count])
-        var x = try add(try concat([try model.vision(image), text], axis: 1), try model.positionEmbedding.rows(0, length))
+        let text = try add(try embedding(p.prompt.map(Int32.init), model.tokenEmbedding, shape: [1, p.prompt.count]),
+                           try model.positionEmbedding.rows(0, p.prompt.count))
+        var x = try concat([try model.vision(image), text], axis: 1)
         for (l, block) in model.blocks.enumerated() {
             let qkv = try linear(try block.normalize(x, block.ln1Weight, block.ln1Bias), block.qkvWeight, block.qkvBias)
             for t in 0..<length {
@@ -190,7 +191,7 @@ public final class Sampler {
         let x = Tensor(uninitialized: [a, d])
         for (r, s) in active.enumerated() {
             let g = tokens[s].count - 1  // index of the token being fed among generated ones
-            let pos = prefixLength[s / k] + g
+            let pos = prefixLength[s / k] - c.imageTokens + g  // text position (image tokens have none)
             let tok = tokens[s][g]
             let xr = x.ptr + r * d, te = model.tokenEmbedding.ptr + tok * d, pe = model.positionEmbedding.ptr + pos * d
             for j in 0..<d { xr[j] = te[j] + pe[j] }

@@ -6,14 +6,28 @@ import MSTaRTensor
 public final class VisionEncoder {
     public let config: ModelConfig
     public let patchWeight, patchBias, rowPosition, columnPosition: Tensor
+    /// The convolutional stem's weights ([out, 3·3·in]) and biases; empty for the patch stem.
+    public let stemWeights: [Tensor], stemBiases: [Tensor]
     public let blocks: [TransformerBlock]
     public let normWeight, normBias: Tensor
     public let projector1Weight, projector1Bias, projector2Weight, projector2Bias: Tensor
 
     public init(_ config: ModelConfig, rng: inout RNG) {
         self.config = config
-        let p2 = config.patch * config.patch, d = config.visionDim
-        patchWeight = Init.normal([d, p2], std: 1 / Float(p2).squareRoot(), rng: &rng)
+        let d = config.visionDim
+        var stemWeights: [Tensor] = [], stemBiases: [Tensor] = []
+        if config.stem == .conv {
+            var inC = 1
+            for outC in config.stemChannels {
+                stemWeights.append(Init.kaimingNormal([outC, 9 * inC], rng: &rng))
+                stemBiases.append(.zeros([outC]))
+                inC = outC
+            }
+        }
+        self.stemWeights = stemWeights
+        self.stemBiases = stemBiases
+        let fanIn = config.stem == .conv ? config.stemChannels.last! : config.window * config.window
+        patchWeight = Init.normal([d, fanIn], std: 1 / Float(fanIn).squareRoot(), rng: &rng)
         patchBias = .zeros([d])
         rowPosition = Init.normal([config.gridHeight, d], std: 0.02, rng: &rng)
         columnPosition = Init.normal([config.gridWidth, d], std: 0.02, rng: &rng)
@@ -32,8 +46,9 @@ public final class VisionEncoder {
     }
 
     public var namedParameters: [(String, Tensor)] {
-        var out: [(String, Tensor)] = [("patch.weight", patchWeight), ("patch.bias", patchBias),
-                                       ("pos.row", rowPosition), ("pos.column", columnPosition)]
+        var out: [(String, Tensor)] = []
+        for (i, (w, b)) in zip(stemWeights, stemBiases).enumerated() { out += [("stem.\(i).weight", w), ("stem.\(i).bias", b)] }
+        out += [("patch.weight", patchWeight), ("patch.bias", patchBias), ("pos.row", rowPosition), ("pos.column", columnPosition)]
         for (i, b) in blocks.enumerated() { out += b.namedParameters.map { ("blocks.\(i).\($0.0)", $0.1) } }
         out.append(("norm.weight", normWeight))
         if config.norm == .layerNorm { out.append(("norm.bias", normBias)) }
@@ -42,13 +57,15 @@ public final class VisionEncoder {
         return out
     }
 
-    /// Cuts `images` ([B, H, W] pixels, row-major) into patches ordered so that each merge square's
-    /// patches are adjacent: output [B, imageTokens · merge², patch²]. Reordering here, on the input,
-    /// means the merger is a plain reshape.
+    /// Cuts `images` ([B, H, W] pixels, row-major) into one window per patch (window² pixels
+    /// centred on the patch, zero outside the image), ordered so that each merge square's patches are
+    /// adjacent: output [B, imageTokens · merge², window²]. Reordering here, on the input, means the
+    /// merger is a plain reshape.
     func patchify(_ images: Tensor) -> Tensor {
         let c = config, b = images.shape[0]
-        let (p, m) = (c.patch, c.merge)
-        let out = Tensor(uninitialized: [b, c.gridHeight * c.gridWidth, p * p])
+        let (p, m, w) = (c.patch, c.merge, c.window)
+        let pad = (w - p) / 2
+        let out = Tensor(uninitialized: [b, c.gridHeight * c.gridWidth, w * w])
         let src = images.ptr, dst = out.ptr
         var o = 0
         for bi in 0..<b {
@@ -58,8 +75,14 @@ public final class VisionEncoder {
                     for r in 0..<m {
                         for q in 0..<m {
                             let (pr, pc) = (mr * m + r, mc * m + q)
-                            for y in 0..<p {
-                                for x in 0..<p { dst[o] = img[(pr * p + y) * c.imageWidth + pc * p + x]; o += 1 }
+                            for y in 0..<w {
+                                let iy = pr * p - pad + y
+                                for x in 0..<w {
+                                    let ix = pc * p - pad + x
+                                    let inside = iy >= 0 && iy < c.imageHeight && ix >= 0 && ix < c.imageWidth
+                                    dst[o] = inside ? img[iy * c.imageWidth + ix] : 0
+                                    o += 1
+                                }
                             }
                         }
                     }
@@ -67,6 +90,20 @@ public final class VisionEncoder {
             }
         }
         return out
+    }
+
+    /// The convolutional stem: per convolution, unfold 3 × 3 neighbourhoods, one GEMM, GELU, 2 × 2
+    /// max pooling; then the grid cells are put in merge-square order, as `patchify` does.
+    /// Output [B, gridHeight · gridWidth, last channel count].
+    func convolutionalFeatures(_ images: Tensor) throws -> Tensor {
+        let c = config, b = images.shape[0], m = c.merge
+        var x = try images.reshaped([b, c.imageHeight, c.imageWidth, 1])
+        for (w, bias) in zip(stemWeights, stemBiases) {
+            x = try maxPool2(gelu(try linear(try unfold(x, kernel: 3, padding: 1), w, bias)))
+        }
+        let ch = x.shape[3]
+        let squares = try x.reshaped([b, c.gridHeight / m, m, c.gridWidth / m, m, ch])
+        return try permute(squares, [0, 1, 3, 2, 4, 5]).reshaped([b, c.gridHeight * c.gridWidth, ch])
     }
 
     /// Row and column index of each patch, in patchify's order.
@@ -81,19 +118,21 @@ public final class VisionEncoder {
         return (rows, cols)
     }()
 
-    /// images [B, H, W] → image tokens [B, imageTokens, dModel].
+    /// images [B, H, W] → image tokens [B, imageTokens, dModel] (the global token first, when on).
     public func callAsFunction(_ images: Tensor) throws -> Tensor {
         let c = config, b = images.shape[0]
         guard images.rank == 3, images.shape[1] == c.imageHeight, images.shape[2] == c.imageWidth else {
             throw TensorError.shapeMismatch("vision encoder expects images [B, \(c.imageHeight), \(c.imageWidth)], got \(images.shape)")
         }
-        let patches = patchify(images)
+        let patches = config.stem == .conv ? try convolutionalFeatures(images) : patchify(images)
         let coords = patchCoordinates
         let position = try add(try embedding(coords.rows, rowPosition), try embedding(coords.columns, columnPosition))
         var x = try add(try linear(patches, patchWeight, patchBias), position)
         for block in blocks { x = try block(x) }
         x = c.norm == .layerNorm ? try layerNorm(x, weight: normWeight, bias: normBias) : try rmsNorm(x, weight: normWeight)
-        let merged = try x.reshaped([b, c.imageTokens, c.visionDim * c.merge * c.merge])
-        return try linear(gelu(try linear(merged, projector1Weight, projector1Bias)), projector2Weight, projector2Bias)
+        let merged = try x.reshaped([b, c.mergedTokens, c.visionDim * c.merge * c.merge])
+        let tokens = try linear(gelu(try linear(merged, projector1Weight, projector1Bias)), projector2Weight, projector2Bias)
+        guard c.globalToken else { return tokens }
+        return try concat([try mean(tokens, axis: 1, keepDim: true), tokens], axis: 1)
     }
 }

@@ -1,7 +1,7 @@
 import MSTaRTensor
 
 /// The policy: a vision encoder whose merged patch tokens form the prefix of a decoder-only
-/// language model (pre-norm blocks, learned positions, tied or untied head), plus a scalar
+/// language model (pre-norm blocks, learned text positions, tied or untied head), plus a scalar
 /// score head on the same backbone for the process reward model.
 public final class VisionLanguageModel {
     public let config: ModelConfig
@@ -20,7 +20,9 @@ public final class VisionLanguageModel {
         self.config = config
         vision = VisionEncoder(config, rng: &rng)
         tokenEmbedding = Init.normal([config.vocab, config.dModel], std: 0.02, rng: &rng)
-        positionEmbedding = Init.normal([config.maxSeq, config.dModel], std: 0.02, rng: &rng)
+        // Text positions only: image tokens carry their 2-D positions from the vision encoder, and a
+        // second, 1-D position on them would tie what a digit looks like to where it is.
+        positionEmbedding = Init.normal([config.maxText, config.dModel], std: 0.02, rng: &rng)
         var blocks: [TransformerBlock] = []
         for _ in 0..<config.layers {
             blocks.append(TransformerBlock(dModel: config.dModel, heads: config.heads, mlpHidden: config.mlpHidden,
@@ -65,9 +67,9 @@ public final class VisionLanguageModel {
             throw TensorError.shapeMismatch("batch of \(batch): images \(images.shape) and \(tokens.count) tokens for length \(length)")
         }
         let prefix = try vision(images)
-        let text = try embedding(tokens, tokenEmbedding, shape: [batch, length])
+        let text = try add(try embedding(tokens, tokenEmbedding, shape: [batch, length]), try positionEmbedding.rows(0, length))
         let p = config.imageTokens
-        var x = try add(try concat([prefix, text], axis: 1), try positionEmbedding.rows(0, p + length))
+        var x = try concat([prefix, text], axis: 1)
         for b in blocks { x = try b(x) }
         let textStates = try narrow(x, axis: 1, start: p, length: length)
         return config.norm == .layerNorm

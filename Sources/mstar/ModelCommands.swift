@@ -49,6 +49,10 @@ struct PreEvolveCommand: ParsableCommand {
     var pretrainEpochs = PreEvolutionRecipe().pretrainEpochs
     @Option(help: "Warm-up epochs over the seed chains of thought.")
     var warmupEpochs = PreEvolutionRecipe().warmupEpochs
+    @Option(help: "Peak learning rate of pretraining (cosine schedule).")
+    var pretrainLR = PreEvolutionRecipe().pretrainLR
+    @Option(help: "Learning rate of the warm-up.")
+    var warmupLR = PreEvolutionRecipe().warmupLR
     @Option(help: "Path of digits.csv.gz.")
     var digits: String?
     @OptionGroup var compute: ComputeOptions
@@ -59,6 +63,8 @@ struct PreEvolveCommand: ParsableCommand {
         var recipe = PreEvolutionRecipe(seed: seed)
         recipe.pretrainEpochs = pretrainEpochs
         recipe.warmupEpochs = warmupEpochs
+        recipe.pretrainLR = pretrainLR
+        recipe.warmupLR = warmupLR
         let printer = ProgressPrinter()
         let (model, state, phases) = try preEvolve(suite: suite, recipe: recipe) { printer.report($0, $1) }
         let dir = URL(fileURLWithPath: out)

@@ -58,14 +58,55 @@ private struct Reference {
     }
 
     func logits(image: Canvas, tokens: [Int]) -> [[Double]] {
-        let vis = model.vision, p = c.patch, m = c.merge
-        // Patches in raster order with their 2-D positions.
+        let vis = model.vision, p = c.patch, m = c.merge, win = c.window, pad = (c.window - c.patch) / 2
+        // Features of each grid cell in raster order, with its 2-D position.
         var patches: [[Double]] = [], rows: [Int] = [], cols: [Int] = []
-        for pr in 0..<c.gridHeight {
-            for pc in 0..<c.gridWidth {
-                var patch: [Double] = []
-                for y in 0..<p { for x in 0..<p { patch.append(Double(image[pr * p + y, pc * p + x])) } }
-                patches.append(patch); rows.append(pr); cols.append(pc)
+        if c.stem == .conv {
+            // Two 3x3 convolutions (zero padding), each with GELU and 2x2 max pooling.
+            var fmap: [[[Double]]] = (0..<c.imageHeight).map { y in (0..<c.imageWidth).map { x in [Double(image[y, x])] } }
+            for (wt, bt) in zip(vis.stemWeights, vis.stemBiases) {
+                let wm = w(wt), bv = v(bt), h = fmap.count, wd = fmap[0].count, inC = fmap[0][0].count
+                var conv = [[[Double]]](repeating: [[Double]](repeating: [], count: wd), count: h)
+                for y in 0..<h {
+                    for x in 0..<wd {
+                        conv[y][x] = (0..<wm.count).map { o in
+                            var s = bv[o]
+                            for ky in 0..<3 {
+                                for kx in 0..<3 {
+                                    let (iy, ix) = (y + ky - 1, x + kx - 1)
+                                    guard iy >= 0, iy < h, ix >= 0, ix < wd else { continue }
+                                    for ci in 0..<inC { s += wm[o][(ky * 3 + kx) * inC + ci] * fmap[iy][ix][ci] }
+                                }
+                            }
+                            return 0.5 * s * (1 + Foundation.tanh(0.7978845608 * (s + 0.044715 * s * s * s)))
+                        }
+                    }
+                }
+                var pooled = [[[Double]]](repeating: [[Double]](repeating: [], count: wd / 2), count: h / 2)
+                for y in 0..<(h / 2) {
+                    for x in 0..<(wd / 2) {
+                        var cell = [Double](repeating: -Double.infinity, count: wm.count)
+                        for (dy, dx) in [(0, 0), (0, 1), (1, 0), (1, 1)] {
+                            for o in 0..<wm.count { cell[o] = max(cell[o], conv[2 * y + dy][2 * x + dx][o]) }
+                        }
+                        pooled[y][x] = cell
+                    }
+                }
+                fmap = pooled
+            }
+            for gy in 0..<c.gridHeight { for gx in 0..<c.gridWidth { patches.append(fmap[gy][gx]); rows.append(gy); cols.append(gx) } }
+        } else {
+            for pr in 0..<c.gridHeight {
+                for pc in 0..<c.gridWidth {
+                    var patch: [Double] = []
+                    for y in 0..<win {
+                        for x in 0..<win {
+                            let (iy, ix) = (pr * p - pad + y, pc * p - pad + x)
+                            patch.append(iy >= 0 && iy < c.imageHeight && ix >= 0 && ix < c.imageWidth ? Double(image[iy, ix]) : 0)
+                        }
+                    }
+                    patches.append(patch); rows.append(pr); cols.append(pc)
+                }
             }
         }
         let rowPos = w(vis.rowPosition), colPos = w(vis.columnPosition)
@@ -83,9 +124,13 @@ private struct Reference {
                 merged.append(token)
             }
         }
-        let imageTokens = linear(gelu(linear(merged, vis.projector1Weight, vis.projector1Bias)), vis.projector2Weight, vis.projector2Bias)
+        var imageTokens = linear(gelu(linear(merged, vis.projector1Weight, vis.projector1Bias)), vis.projector2Weight, vis.projector2Bias)
+        if c.globalToken {
+            let avg = (0..<imageTokens[0].count).map { j in imageTokens.reduce(0) { $0 + $1[j] } / Double(imageTokens.count) }
+            imageTokens.insert(avg, at: 0)
+        }
         let wte = w(model.tokenEmbedding), wpe = w(model.positionEmbedding)
-        var h = (imageTokens + tokens.map { wte[$0] }).enumerated().map { i, e in zip(e, wpe[i]).map(+) }
+        var h = imageTokens + tokens.enumerated().map { i, t in zip(wte[t], wpe[i]).map(+) }
         for b in model.blocks { h = block(h, b) }
         let text = layerNorm(Array(h[imageTokens.count...]), model.normWeight, model.normBias)
         return linear(text, model.tokenEmbedding, nil)
@@ -98,8 +143,8 @@ private struct Reference {
         var rng = RNG(seed: 91)
         let images = try (0..<2).map { _ in try randomCanvas(&rng) }
         let tokens = [[1, 4, 2, 7, 3], [5, 5, 9, 0, 1]]
-        let batch = Tensor.zeros([2, 8, 8])
-        for (i, img) in images.enumerated() { img.pixels.withUnsafeBufferPointer { (batch.ptr + i * 64).update(from: $0.baseAddress!, count: 64) } }
+        let batch = Tensor.zeros([2, 16, 24])
+        for (i, img) in images.enumerated() { img.pixels.withUnsafeBufferPointer { (batch.ptr + i * 384).update(from: $0.baseAddress!, count: 384) } }
         let logits = try model.logits(images: batch, tokens: tokens.flatMap { $0.map(Int32.init) }, batch: 2, length: 5)
         let reference = Reference(model: model)
         var worst = 0.0

@@ -12,7 +12,7 @@ func tinyModel(seed: UInt64 = 80, vocab: Int = 11) throws -> VisionLanguageModel
     return model
 }
 
-func randomCanvas(_ rng: inout RNG, height: Int = 8, width: Int = 8) throws -> Canvas {
+func randomCanvas(_ rng: inout RNG, height: Int = 16, width: Int = 24) throws -> Canvas {
     try Canvas(height: height, width: width, pixels: (0..<(height * width)).map { _ in rng.uniform() })
 }
 
@@ -35,8 +35,8 @@ extension VisionLanguageModel {
             var seq = p.prompt
             var logProbs: [Float] = []
             var generated: [Int] = []
-            let image = Tensor.zeros([1, 8, 8])
-            p.image!.pixels.withUnsafeBufferPointer { image.ptr.update(from: $0.baseAddress!, count: 64) }
+            let image = Tensor.zeros([1, 16, 24])
+            p.image!.pixels.withUnsafeBufferPointer { image.ptr.update(from: $0.baseAddress!, count: 384) }
             for _ in 0..<out[0].tokens.count {
                 let logits = try Tensor.withoutGrad {
                     try logSoftmax(try model.logits(images: image, tokens: seq.map(Int32.init), batch: 1, length: seq.count))

@@ -192,3 +192,28 @@ import Testing
         #expect(w.grad == nil)
     }
 }
+
+@Suite struct ConvolutionGradientTests {
+    @Test(arguments: [(3, 1, 1), (2, 2, 0), (3, 2, 1)])
+    func unfoldWindows(kernel: Int, stride: Int, padding: Int) throws {
+        var rng = RNG(seed: 17)
+        let x = randn([2, 5, 6, 3], &rng)
+        try checkGradients([x]) { try unfold($0[0], kernel: kernel, stride: stride, padding: padding) }
+    }
+
+    @Test func convolutionAsUnfoldAndLinear() throws {
+        var rng = RNG(seed: 18)
+        let x = randn([1, 4, 4, 2], &rng), w = randn([3, 18], &rng), b = randn([3], &rng)
+        try checkGradients([x, w, b]) { try maxPool2(gelu(try linear(try unfold($0[0], kernel: 3, padding: 1), $0[1], $0[2]))) }
+    }
+
+    @Test func maxPoolPicksWindowMaxima() throws {
+        let x = try Tensor([1, 5, 2, 0,  3, 4, 9, 8,  7, 6, 1, 1,  0, 2, 3, 4], shape: [1, 4, 4, 1])
+        let y = try maxPool2(x)
+        #expect(y.shape == [1, 2, 2, 1])
+        #expect(y.array == [5, 9, 7, 4])
+        // Unfold of a 3x3 window at the top-left corner with padding 1 sees zeros outside.
+        let u = try unfold(x, kernel: 3, padding: 1)
+        #expect(Array(u.array.prefix(9)) == [0, 0, 0, 0, 1, 5, 0, 3, 4])
+    }
+}
