@@ -12,9 +12,12 @@ public struct SamplingOptions: Codable, Equatable, Sendable {
     public var maxTokens: Int
     /// Most sequences decoded at once (bounds KV-cache memory).
     public var chunk: Int
+    /// Whether a response ends at `<eos>` (benchmarks turn this off to decode a fixed length).
+    public var stopAtEOS: Bool
 
-    public init(temperature: Float = 1, topP: Float = 1, maxTokens: Int = 48, chunk: Int = 512) {
+    public init(temperature: Float = 1, topP: Float = 1, maxTokens: Int = 48, chunk: Int = 512, stopAtEOS: Bool = true) {
         self.temperature = temperature; self.topP = topP; self.maxTokens = maxTokens; self.chunk = chunk
+        self.stopAtEOS = stopAtEOS
     }
 
     /// Greedy decoding.
@@ -133,7 +136,7 @@ public final class Sampler {
             for (r, s) in active.enumerated() {
                 let (tok, lp, h) = picks[r]
                 tokens[s].append(tok); logProbs[s].append(lp); entropy[s] += Double(h)
-                if tok == eos { finished[s] = true } else if tokens[s].count < limit[s] { next.append(s) }
+                if tok == eos && options.stopAtEOS { finished[s] = true } else if tokens[s].count < limit[s] { next.append(s) }
             }
             active = next
             if active.isEmpty { break }

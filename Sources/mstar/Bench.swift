@@ -1,12 +1,13 @@
 import ArgumentParser
 import Foundation
 import MSTaRModel
+import MSTaRTasks
 import MSTaRTensor
 
 /// `mstar bench`: throughput of the engine's hot paths, as one JSON object with `--json`.
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Measure GEMM throughput and a transformer training step (tokens/s).",
+        abstract: "Measure GEMM throughput, a transformer training step, and the policy's SFT step and KV-cache sampling.",
         discussion: "Runs the reference transformer (d_model 128, 4 layers, 4 heads, MLP 512, vocabulary 256, sequence 80, batch 32) through forward, backward, gradient clipping and AdamW. Compare ratios within one run: the machine is shared and noisy.")
 
     @Flag(help: "Print one JSON object instead of a table.")
@@ -70,6 +71,33 @@ struct Bench: ParsableCommand {
         let trainGflops = 3 * perToken * tokensPerSecond / 1e9
 
         let params = model.parameters.reduce(0) { $0 + $1.count }
+
+        // The policy: one SFT step and KV-cache sampling, on random scenes and tokens.
+        let policy = try VisionLanguageModel(ModelConfig(vocab: Tokenizer.standard.vocabSize), rng: &rng)
+        let pc = policy.config
+        func randomCanvas() throws -> Canvas {
+            try Canvas(height: pc.imageHeight, width: pc.imageWidth, pixels: (0..<(pc.imageHeight * pc.imageWidth)).map { _ in rng.uniform() })
+        }
+        func randomTokens(_ n: Int) -> [Int] { (0..<n).map { _ in 5 + rng.int(below: pc.vocab - 5) } }
+        let sftBatch = try SequenceBatch((0..<32).map { _ in
+            TrainingSequence(image: try randomCanvas(), prompt: randomTokens(12), response: randomTokens(37))
+        }, config: pc)
+        let trainer = SFTTrainer(model: policy, options: .init(batchSize: 32, schedule: .constant(lr: 3e-4),
+                                                               optimizer: .init(lr: 3e-4, beta1: 0.9, beta2: 0.98, eps: 1e-8, weightDecay: 0.01)), seed: seed)
+        for _ in 0..<2 { try trainer.update([sftBatch]) }
+        let sftSeconds = try time { for _ in 0..<steps { try trainer.update([sftBatch]) } }
+        let sftTokensPerSecond = Double(sftBatch.batch * sftBatch.length * steps) / sftSeconds
+
+        let prompts = try (0..<128).map { i in SamplePrompt(image: try randomCanvas(), prompt: randomTokens(12), stream: UInt64(i)) }
+        let sampling = SamplingOptions(temperature: 1, maxTokens: 32, chunk: 512, stopAtEOS: false)
+        let sampler = Sampler(model: policy)
+        _ = try sampler.generate(Array(prompts.prefix(8)), k: 16, options: sampling, seed: seed)
+        var generated = 0
+        let sampleSeconds = try time {
+            let out = try sampler.generate(prompts, k: 16, options: sampling, seed: seed)
+            generated = out.reduce(0) { $0 + $1.reduce(0) { $0 + $1.tokens.count } }
+        }
+        let sampleTokensPerSecond = Double(generated) / sampleSeconds
         let result: [String: Any] = [
             "gemm_gflops": round3(gemmGflops),
             "gemm": gemm,
@@ -78,6 +106,13 @@ struct Bench: ParsableCommand {
             "train_gflops": round3(trainGflops),
             "train_gemm_fraction": round3(trainGflops / gemmGflops),
             "final_loss": round3(Double(lastLoss)),
+            "sft_tokens_per_s": round3(sftTokensPerSecond),
+            "sft_step_s": round3(sftSeconds / Double(steps)),
+            "sft_token_count": "text positions (32 sequences x 48)",
+            "sample_tokens_per_s": round3(sampleTokensPerSecond),
+            "sample_seconds": round3(sampleSeconds),
+            "sample_config": ["prompts": 128, "k": 16, "new_tokens": 32, "prompt_tokens": 12, "temperature": 1, "chunk": 512],
+            "policy_params": policy.parameterCount,
             "peak_rss_mb": round3(peakRSSMegabytes()),
             "threads": Runtime.threads,
             "blas_kernel": Runtime.blasKernel,
@@ -91,6 +126,8 @@ struct Bench: ParsableCommand {
             print("gemm            \(fmt(gemmGflops)) GFLOP/s (model shapes, \(Runtime.threads) threads, \(Runtime.blasKernel))")
             print("train step      \(fmt(tokensPerSecond)) tokens/s, \(fmt(trainSeconds / Double(steps) * 1000)) ms/step")
             print("train matmuls   \(fmt(trainGflops)) GFLOP/s = \(fmt(100 * trainGflops / gemmGflops))% of gemm")
+            print("policy SFT step \(fmt(sftTokensPerSecond)) tokens/s (32 x 48 text positions, \(policy.parameterCount) parameters)")
+            print("policy sampling \(fmt(sampleTokensPerSecond)) tokens/s (128 prompts x 16 samples x 32 tokens, KV cache, T=1)")
             print("peak RSS        \(fmt(peakRSSMegabytes())) MB; \(params) parameters")
         }
     }

@@ -77,6 +77,23 @@ extension VisionLanguageModel {
         #expect(Set(together[3].map(\.tokens)).count > 1)
     }
 
+    @Test func lengthLimitAndEndOfResponse() throws {
+        let model = try tinyModel(seed: 86)
+        var rng = RNG(seed: 87)
+        let prompts = try (0..<4).map { SamplePrompt(image: try randomCanvas(&rng), prompt: [2, 3], stream: UInt64($0)) }
+        let sampler = Sampler(model: model, eos: 0)
+        let free = try sampler.generate(prompts, k: 8, options: SamplingOptions(temperature: 1.5, maxTokens: 6), seed: 3)
+        for r in free.joined() {
+            #expect(r.tokens.count <= 6 && r.tokens.count == r.logProbs.count)
+            // A response ends at its first <eos> and only there, or at the limit unfinished.
+            #expect(r.finished == (r.tokens.last == 0) && r.tokens.dropLast().allSatisfy { $0 != 0 })
+            #expect(r.finished || r.tokens.count == 6)
+            #expect(r.logProbs.allSatisfy { $0 <= 0 } && r.meanEntropy > 0)
+        }
+        let fixed = try sampler.generate(prompts, k: 8, options: SamplingOptions(temperature: 1.5, maxTokens: 6, stopAtEOS: false), seed: 3)
+        #expect(fixed.joined().allSatisfy { $0.tokens.count == 6 })
+    }
+
     @Test func temperatureAndNucleusShapeTheDistribution() throws {
         let model = try tinyModel(seed: 84)
         var rng = RNG(seed: 85)
