@@ -14,7 +14,7 @@ public struct PreEvolutionRecipe: Codable, Equatable, Sendable {
     public var batchSize: Int
     public var model: ModelConfig
 
-    public init(seed: UInt64 = 0, pretrainEpochs: Int = 24, pretrainLR: Float = 7e-4, warmupEpochs: Int = 10,
+    public init(seed: UInt64 = 0, pretrainEpochs: Int = 36, pretrainLR: Float = 7e-4, warmupEpochs: Int = 10,
                 warmupLR: Float = 3e-4, batchSize: Int = 32, model: ModelConfig = ModelConfig(vocab: Tokenizer.standard.vocabSize)) {
         self.seed = seed; self.pretrainEpochs = pretrainEpochs; self.pretrainLR = pretrainLR
         self.warmupEpochs = warmupEpochs; self.warmupLR = warmupLR; self.batchSize = batchSize; self.model = model
@@ -29,12 +29,13 @@ public struct PhaseReport: Codable, Equatable, Sendable {
 }
 
 /// Builds the pre-evolved policy from the suite's pretraining corpora and seed set.
+/// With `from`, training continues from that model instead of a fresh one (its config wins).
 public func preEvolve(
-    suite: TaskSuite, recipe: PreEvolutionRecipe, tokenizer: Tokenizer = .standard,
+    suite: TaskSuite, recipe: PreEvolutionRecipe, from initial: VisionLanguageModel? = nil, tokenizer: Tokenizer = .standard,
     progress: ((String, TrainProgress) -> Void)? = nil
 ) throws -> (model: VisionLanguageModel, state: TrainingState, phases: [PhaseReport]) {
     var rng = RNG(seed: recipe.seed, stream: 0x1417)
-    let model = try VisionLanguageModel(recipe.model, rng: &rng)
+    let model = try initial ?? VisionLanguageModel(recipe.model, rng: &rng)
     var phases: [PhaseReport] = []
 
     let pretrain = try (suite.examples(.captions) + suite.examples(.text)).compactMap { try TrainingSequence($0, tokenizer: tokenizer) }
@@ -44,8 +45,10 @@ public func preEvolve(
         options: .init(batchSize: recipe.batchSize, schedule: .cosine(lr: recipe.pretrainLR, warmup: 50, total: steps, minLR: recipe.pretrainLR / 10),
                        optimizer: .init(lr: recipe.pretrainLR, beta1: 0.9, beta2: 0.98, eps: 1e-8, weightDecay: 0.01)),
         seed: recipe.seed ^ 0x70)
-    let r1 = try pretrainer.train(pretrain, epochs: recipe.pretrainEpochs) { progress?("pretrain", $0) }
-    phases.append(PhaseReport(phase: "pretrain", examples: pretrain.count, report: r1))
+    if recipe.pretrainEpochs > 0 {
+        let r1 = try pretrainer.train(pretrain, epochs: recipe.pretrainEpochs) { progress?("pretrain", $0) }
+        phases.append(PhaseReport(phase: "pretrain", examples: pretrain.count, report: r1))
+    }
 
     let seedSet = try suite.examples(.seed).compactMap { try TrainingSequence($0, tokenizer: tokenizer) }
     let warmer = SFTTrainer(

@@ -53,6 +53,8 @@ struct PreEvolveCommand: ParsableCommand {
     var pretrainLR = PreEvolutionRecipe().pretrainLR
     @Option(help: "Learning rate of the warm-up.")
     var warmupLR = PreEvolutionRecipe().warmupLR
+    @Option(help: "Continue from this checkpoint instead of a fresh model (e.g. with --pretrain-epochs 0 to redo only the warm-up).")
+    var from: String?
     @Option(help: "Path of digits.csv.gz.")
     var digits: String?
     @OptionGroup var compute: ComputeOptions
@@ -60,13 +62,14 @@ struct PreEvolveCommand: ParsableCommand {
     func run() throws {
         compute.apply()
         let suite = try TaskSuite(seed: seed, bank: try DigitBank.load(path: digits))
+        let initial = try from.map { try Checkpoint.load(from: URL(fileURLWithPath: $0)).model }
         var recipe = PreEvolutionRecipe(seed: seed)
         recipe.pretrainEpochs = pretrainEpochs
         recipe.warmupEpochs = warmupEpochs
         recipe.pretrainLR = pretrainLR
         recipe.warmupLR = warmupLR
         let printer = ProgressPrinter()
-        let (model, state, phases) = try preEvolve(suite: suite, recipe: recipe) { printer.report($0, $1) }
+        let (model, state, phases) = try preEvolve(suite: suite, recipe: recipe, from: initial) { printer.report($0, $1) }
         let dir = URL(fileURLWithPath: out)
         try Checkpoint.save(model: model, state: state, to: dir)
         for p in phases {
