@@ -14,7 +14,7 @@ public struct PreEvolutionRecipe: Codable, Equatable, Sendable {
     public var batchSize: Int
     public var model: ModelConfig
 
-    public init(seed: UInt64 = 0, pretrainEpochs: Int = 36, pretrainLR: Float = 7e-4, warmupEpochs: Int = 10,
+    public init(seed: UInt64 = 0, pretrainEpochs: Int = 24, pretrainLR: Float = 7e-4, warmupEpochs: Int = 10,
                 warmupLR: Float = 3e-4, batchSize: Int = 32, model: ModelConfig = ModelConfig(vocab: Tokenizer.standard.vocabSize)) {
         self.seed = seed; self.pretrainEpochs = pretrainEpochs; self.pretrainLR = pretrainLR
         self.warmupEpochs = warmupEpochs; self.warmupLR = warmupLR; self.batchSize = batchSize; self.model = model
