@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """PyTorch (CPU) reference for mstar's benchmarks.
 
-Builds the same GPT-2-style decoder as the Swift side (`scripts/mstar bench`) and times it, so the
-two numbers can be compared on one machine in one run. Normally run by `scripts/bench/vs-pytorch`,
-which also installs torch into `.venv-bench`; by hand:
+Builds the same models as the Swift side (`scripts/mstar bench`) — the GPT-2-style reference
+decoder (bench "train") and the vision-language policy (benches "sft" and "sample") — and times
+them, so the numbers can be compared on one machine in one run. Normally run by
+`scripts/bench/vs-pytorch`, which also installs torch into `.venv-bench`; by hand:
 
-    .venv-bench/bin/python scripts/bench/torch_ref.py --threads 2 --steps 20 --json
+    .venv-bench/bin/python scripts/bench/torch_ref.py --threads 2 --steps 20 --json [--bench sft,sample]
 
 The reference model (must match the Swift side exactly):
   * token embedding [V,C] + learned position embedding [T,C];
@@ -53,9 +54,10 @@ The policy replica (`VisionLanguageModel` below; bench "sft" and "sample") is ms
     and its keys/values are shared by its 16 samples; generated tokens get per-sample cache rows.
     Caches are preallocated per layer, head-major (what attention reads without copying; a
     [.., time, 128] layout measured ~10% slower decoding): [prompts, 4, 37, 32] for the shared
-    prefixes and [sequences, 4, 32, 32] for generated tokens. Every
-    step computes log-softmax, entropy and the sampled token's log-probability (as mstar's `pick`)
-    and draws with torch.multinomial(softmax(logits / T)). sample_tokens_per_s = 128*16*32 / s.
+    prefixes and [sequences, 4, 32, 32] for generated tokens. Every step computes log-softmax,
+    entropy and the sampled token's log-probability (as mstar's `pick`) and draws with
+    torch.multinomial(softmax(logits / T)). sample_tokens_per_s = 128*16*32 / s; the warm-up is
+    the first 8 prompts, as in mstar's bench.
     Before timing, the cached decoder is checked against full forward passes (`kv_check_max_abs`).
 
 Benchmarks live in BENCHES (name -> function). Each takes (cfg, args) and returns a dict of
