@@ -98,11 +98,11 @@ public final class SFTTrainer {
             throw NonFiniteLoss(step: step, loss: total / Float(batches.count), gradNorm: norm)
         }
         // An update can still overflow; keep the state from before it to fall back to.
-        let lastGood = optimizer.snapshot()
+        optimizer.saveBackup()
         optimizer.update(lr: options.schedule.lr(at: step))
         optimizer.zeroGrad()
         guard optimizer.parametersAreFinite else {
-            optimizer.restore(lastGood)
+            optimizer.restoreBackup()
             throw NonFiniteLoss(step: step, loss: total / Float(batches.count), gradNorm: norm)
         }
         return total / Float(batches.count)

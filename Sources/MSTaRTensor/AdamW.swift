@@ -56,24 +56,33 @@ public final class AdamW {
         }
     }
 
-    /// A copy of the parameters, moments and step, to return to with `restore`.
-    public struct Snapshot {
-        fileprivate var params: [[Float]], m: [[Float]], v: [[Float]], step: Int
-    }
+    /// Buffers for `saveBackup`, allocated on first use and reused: one copy of the parameters and
+    /// both moments, plus the step.
+    private var backup: (params: [Tensor], m: [Tensor], v: [Tensor], step: Int)?
 
-    /// Copies parameters and optimizer state.
-    public func snapshot() -> Snapshot {
-        Snapshot(params: params.map(\.array), m: m.map(\.array), v: v.map(\.array), step: step)
-    }
-
-    /// Puts back parameters and optimizer state saved by `snapshot()`.
-    public func restore(_ s: Snapshot) {
-        for i in params.indices {
-            for (dst, src) in [(params[i], s.params[i]), (m[i], s.m[i]), (v[i], s.v[i])] {
-                src.withUnsafeBufferPointer { dst.ptr.update(from: $0.baseAddress!, count: dst.count) }
-            }
+    /// Copies parameters, moments and step into the backup buffers (no allocation after the first call).
+    public func saveBackup() {
+        if backup == nil {
+            func like(_ ts: [Tensor]) -> [Tensor] { ts.map { Tensor(uninitialized: $0.shape) } }
+            backup = (like(params), like(m), like(v), 0)
         }
-        step = s.step
+        for i in params.indices {
+            backup!.params[i].ptr.update(from: params[i].ptr, count: params[i].count)
+            backup!.m[i].ptr.update(from: m[i].ptr, count: m[i].count)
+            backup!.v[i].ptr.update(from: v[i].ptr, count: v[i].count)
+        }
+        backup!.step = step
+    }
+
+    /// Puts back what `saveBackup` copied.
+    public func restoreBackup() {
+        guard let b = backup else { return }
+        for i in params.indices {
+            params[i].ptr.update(from: b.params[i].ptr, count: params[i].count)
+            m[i].ptr.update(from: b.m[i].ptr, count: m[i].count)
+            v[i].ptr.update(from: b.v[i].ptr, count: v[i].count)
+        }
+        step = b.step
     }
 
     /// Whether every parameter is finite.

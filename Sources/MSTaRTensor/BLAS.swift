@@ -13,8 +13,18 @@ private let M_TRIM_THRESHOLD: Int32 = -1, M_MMAP_THRESHOLD: Int32 = -3
 public enum Runtime {
     nonisolated(unsafe) private static var _threads = 1
 
+    /// A thread count for the current task only (see `withThreads`).
+    @TaskLocal static var scopedThreads: Int?
+
     /// Threads used by OpenBLAS and by the element-wise kernels that split work.
-    public static var threads: Int { _threads }
+    public static var threads: Int { scopedThreads ?? _threads }
+
+    /// Runs `body` with `n` threads for the work this task starts, leaving the process setting and
+    /// other tasks alone (tests compare thread counts side by side this way). Needs `blasSplit`, so
+    /// that OpenBLAS itself stays single-threaded.
+    public static func withThreads<R>(_ n: Int, _ body: () throws -> R) rethrows -> R {
+        try $scopedThreads.withValue(Swift.max(1, n)) { try body() }
+    }
 
     /// Sets the thread count for BLAS and element-wise work (call once, before computing).
     /// Whether large GEMMs are split over mstar's workers (single-threaded OpenBLAS underneath)

@@ -64,13 +64,9 @@ extension VisionLanguageModel {
         }
         let sampler = Sampler(model: model, eos: 0)
         let options = SamplingOptions(temperature: 1.2, maxTokens: 7, chunk: 64)
-        let saved = Runtime.threads
-        defer { Runtime.setThreads(saved) }
-        Runtime.setThreads(2)
-        let together = try sampler.generate(prompts, k: 5, options: options, seed: 9)
-        Runtime.setThreads(1)
+        let together = try Runtime.withThreads(2) { try sampler.generate(prompts, k: 5, options: options, seed: 9) }
         for i in [0, 4, 8] {
-            let alone = try sampler.generate([prompts[i]], k: 5, options: options, seed: 9)
+            let alone = try Runtime.withThreads(1) { try sampler.generate([prompts[i]], k: 5, options: options, seed: 9) }
             #expect(alone[0] == together[i])
         }
         // Samples of one prompt differ from each other (their streams differ).

@@ -81,9 +81,7 @@ import Testing
             }
             return model.parameters.map(\.array)
         }
-        let saved = Runtime.threads
-        Runtime.setThreads(2)
-        defer { Runtime.setThreads(saved) }
-        #expect(try run() == run())
+        let (a, b) = try Runtime.withThreads(2) { (try run(), try run()) }
+        #expect(a == b)
     }
 }

@@ -156,10 +156,7 @@ import Testing
         let x = randn([64, 1024], &rng)
         let qkv = randn([4, 16, 48], &rng)
         let serial = (gelu(x).array, try softmax(x).array, try selfAttention(qkv, heads: 4).array)
-        let saved = Runtime.threads
-        Runtime.setThreads(2)
-        defer { Runtime.setThreads(saved) }
-        let parallel = (gelu(x).array, try softmax(x).array, try selfAttention(qkv, heads: 4).array)
+        let parallel = try Runtime.withThreads(2) { (gelu(x).array, try softmax(x).array, try selfAttention(qkv, heads: 4).array) }
         #expect(serial.0 == parallel.0 && serial.1 == parallel.1 && serial.2 == parallel.2)
     }
 }
