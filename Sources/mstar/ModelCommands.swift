@@ -53,6 +53,10 @@ struct PreEvolveCommand: ParsableCommand {
     var pretrainLR = PreEvolutionRecipe().pretrainLR
     @Option(help: "Learning rate of the warm-up.")
     var warmupLR = PreEvolutionRecipe().warmupLR
+    @Option(help: "Caption scenes in the pretraining corpus (default: the suite's standard size).")
+    var captions: Int?
+    @Option(help: "Text-only skill examples in the pretraining corpus (default: the suite's standard size).")
+    var text: Int?
     @Option(help: "Continue from this checkpoint instead of a fresh model (e.g. with --pretrain-epochs 0 to redo only the warm-up).")
     var from: String?
     @Option(help: "Path of digits.csv.gz.")
@@ -61,7 +65,10 @@ struct PreEvolveCommand: ParsableCommand {
 
     func run() throws {
         compute.apply()
-        let suite = try TaskSuite(seed: seed, bank: try DigitBank.load(path: digits))
+        var sizes = SplitSizes.standard
+        if let captions { sizes.captions = captions }
+        if let text { sizes.text = text }
+        let suite = try TaskSuite(seed: seed, sizes: sizes, bank: try DigitBank.load(path: digits))
         let initial = try from.map { try Checkpoint.load(from: URL(fileURLWithPath: $0)).model }
         var recipe = PreEvolutionRecipe(seed: seed)
         recipe.pretrainEpochs = pretrainEpochs
