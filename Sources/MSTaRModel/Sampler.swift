@@ -125,11 +125,12 @@ public final class Sampler {
         while !active.isEmpty {
             // Sample for every active sequence (row r of `logits` belongs to active[r]).
             let picks = UnsafeMutablePointer<(Int, Float, Float)>.allocate(capacity: active.count)
-            defer { picks.deallocate() }
+            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: active.count * c.vocab)  // one per step, not per row
+            defer { picks.deallocate(); scratch.deallocate() }
             rngs.withUnsafeMutableBufferPointer { rngBuf in
                 parallelEach(active.count) { r in
                     let s = active[r]
-                    picks[r] = Sampler.pick(logits.ptr + r * c.vocab, c.vocab, options, &rngBuf[s])
+                    picks[r] = Sampler.pick(logits.ptr + r * c.vocab, c.vocab, options, &rngBuf[s], scratch: scratch + r * c.vocab)
                 }
             }
             var next: [Int] = []
@@ -205,6 +206,8 @@ public final class Sampler {
             let attn = Tensor(uninitialized: [a, d])
             let hs = d / block.heads
             let pk = prefixK[l].ptr, pv = prefixV[l].ptr, gk = genK[l].ptr, gv = genV[l].ptr
+            let scores = UnsafeMutablePointer<Float>.allocate(capacity: a * c.maxSeq)  // one per layer step, not per row
+            defer { scores.deallocate() }
             parallelEach(a) { r in
                 let s = active[r], g = tokens[s].count - 1
                 let q = qkv.ptr + r * 3 * d
@@ -213,7 +216,7 @@ public final class Sampler {
                 let lp = prefixLength[s / k]
                 decodeAttention(q: q, prefixKeys: pk + (s / k) * maxPrefix * d, prefixValues: pv + (s / k) * maxPrefix * d,
                                 prefixLength: lp, keys: gk + s * maxNew * d, values: gv + s * maxNew * d, generated: g + 1,
-                                heads: block.heads, headSize: hs, width: d, out: attn.ptr + r * d)
+                                heads: block.heads, headSize: hs, width: d, scores: scores + r * c.maxSeq, out: attn.ptr + r * d)
             }
             let x1 = try add(x, blockedLinear(attn, block.projWeight, block.projBias))
             let h2 = try block.normalize(x1, block.ln2Weight, block.ln2Bias)
@@ -254,8 +257,9 @@ public final class Sampler {
     }
 
     /// Chooses the next token from one row of logits; returns (token, log π(token), entropy of π),
-    /// with π the policy at temperature 1.
-    static func pick(_ logits: UnsafeMutablePointer<Float>, _ v: Int, _ o: SamplingOptions, _ rng: inout RNG) -> (Int, Float, Float) {
+    /// with π the policy at temperature 1. `scratch` holds `v` floats.
+    static func pick(_ logits: UnsafeMutablePointer<Float>, _ v: Int, _ o: SamplingOptions, _ rng: inout RNG,
+                     scratch probs: UnsafeMutablePointer<Float>) -> (Int, Float, Float) {
         var m = -Float.infinity, arg = 0
         for j in 0..<v where logits[j] > m { m = logits[j]; arg = j }
         var z: Double = 0
@@ -270,7 +274,6 @@ public final class Sampler {
         if o.temperature > 0 {
             // Probabilities at the sampling temperature, then the nucleus.
             let inv = 1 / o.temperature
-            var probs = [Float](repeating: 0, count: v)
             var sum: Double = 0
             for j in 0..<v { probs[j] = fastExp((logits[j] - m) * inv); sum += Double(probs[j]) }
             if o.topP < 1 {
@@ -283,20 +286,20 @@ public final class Sampler {
                 }
                 for j in order[cut...] { probs[j] = 0 }
             }
-            token = probs.withUnsafeBufferPointer { rng.categorical($0) }
+            token = rng.categorical(UnsafeBufferPointer(start: probs, count: v))
         }
         return (token, logits[token] - logZ, Float(h))
     }
 }
 
-/// Attention of one query row over a prompt's prefix keys/values and a sample's generated ones.
+/// Attention of one query row over a prompt's prefix keys/values and a sample's generated ones;
+/// `scores` holds at least prefixLength + generated floats.
 @inline(__always)
 func decodeAttention(q: UnsafeMutablePointer<Float>, prefixKeys: UnsafeMutablePointer<Float>, prefixValues: UnsafeMutablePointer<Float>,
                      prefixLength: Int, keys: UnsafeMutablePointer<Float>, values: UnsafeMutablePointer<Float>, generated: Int,
-                     heads: Int, headSize hs: Int, width d: Int, out: UnsafeMutablePointer<Float>) {
+                     heads: Int, headSize hs: Int, width d: Int, scores: UnsafeMutablePointer<Float>,
+                     out: UnsafeMutablePointer<Float>) {
     let total = prefixLength + generated
-    let scores = UnsafeMutablePointer<Float>.allocate(capacity: total)
-    defer { scores.deallocate() }
     let scale = 1 / Float(hs).squareRoot()
     for h in 0..<heads {
         let qh = q + h * hs
