@@ -18,6 +18,7 @@ let package = Package(
         .library(name: "MSTaRTensor", targets: ["MSTaRTensor"]),
         .library(name: "MSTaRTasks", targets: ["MSTaRTasks"]),
         .library(name: "MSTaRModel", targets: ["MSTaRModel"]),
+        .library(name: "MSTaR", targets: ["MSTaR"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -36,15 +37,17 @@ let package = Package(
         .target(name: "MSTaRTasks", dependencies: ["MSTaRTensor", "CZlib"]),
         .target(name: "MSTaRModel", dependencies: ["MSTaRTensor", "MSTaRTasks"],
                 swiftSettings: kernelFlags),
+        .target(name: "MSTaR", dependencies: ["MSTaRTensor", "MSTaRTasks", "MSTaRModel"]),
         .target(name: "MSTaRWorkbench", dependencies: ["MSTaRTensor", "MSTaRTasks", "CEditLine"]),
         .executableTarget(name: "mstar", dependencies: [
-            "MSTaRTensor", "MSTaRTasks", "MSTaRModel", "MSTaRWorkbench",
+            "MSTaRTensor", "MSTaRTasks", "MSTaRModel", "MSTaR", "MSTaRWorkbench",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
         .testTarget(name: "MSTaRTensorTests", dependencies: ["MSTaRTensor"]),
         .testTarget(name: "MSTaRTasksTests", dependencies: ["MSTaRTasks"]),
         .testTarget(name: "MSTaRModelTests", dependencies: ["MSTaRModel"]),
+        .testTarget(name: "MSTaRTests", dependencies: ["MSTaR"]),
         .testTarget(name: "MSTaRWorkbenchTests", dependencies: ["MSTaRWorkbench", "MSTaRTasks"]),
     ]
 )

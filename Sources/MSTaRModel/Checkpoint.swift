@@ -110,7 +110,7 @@ public enum Checkpoint {
 
     /// Makes `tmp` appear at `destination` in one step (exchanging with an existing directory), then
     /// removes what was there before.
-    static func replaceDirectory(_ destination: URL, with tmp: URL) throws {
+    public static func replaceDirectory(_ destination: URL, with tmp: URL) throws {
         let fm = FileManager.default
         if fm.fileExists(atPath: destination.path) {
             guard renameat2(AT_FDCWD, tmp.path, AT_FDCWD, destination.path, renameExchange) == 0 else {

@@ -8,6 +8,11 @@ public struct TrainProgress: Sendable {
     public var loss: Float
     public var tokensPerSecond: Double
     public var elapsed: Double
+
+    public init(step: Int, totalSteps: Int, loss: Float, tokensPerSecond: Double, elapsed: Double) {
+        self.step = step; self.totalSteps = totalSteps; self.loss = loss
+        self.tokensPerSecond = tokensPerSecond; self.elapsed = elapsed
+    }
 }
 
 /// What a call to `train` did.
@@ -19,6 +24,11 @@ public struct TrainReport: Sendable, Codable, Equatable {
     public var meanLoss: Float
     public var lastLoss: Float
     public var seconds: Double
+
+    public init(steps: Int, sequences: Int, tokens: Int, meanLoss: Float, lastLoss: Float, seconds: Double) {
+        self.steps = steps; self.sequences = sequences; self.tokens = tokens
+        self.meanLoss = meanLoss; self.lastLoss = lastLoss; self.seconds = seconds
+    }
 }
 
 /// Raised when a non-finite loss or gradient stops training; the model and optimizer are back in
@@ -27,6 +37,9 @@ public struct NonFiniteLoss: Error, CustomStringConvertible {
     public var step: Int
     public var loss: Float
     public var gradNorm: Float
+
+    public init(step: Int, loss: Float, gradNorm: Float) { self.step = step; self.loss = loss; self.gradNorm = gradNorm }
+
     public var description: String {
         let what = !loss.isFinite ? "loss \(loss)" : !gradNorm.isFinite ? "gradient norm \(gradNorm)" : "parameters after the update"
         return "training stopped at step \(step): non-finite \(what); restored the last good state (lower the learning rate or check the data)"
@@ -65,6 +78,15 @@ public final class SFTTrainer {
         self.model = model
         self.options = options
         optimizer = AdamW(params: parameters ?? model.policyParameters, config: options.optimizer)
+        rng = RNG(seed: seed, stream: 0x5F7)
+    }
+
+    /// A trainer that carries on with an existing optimizer (its moments and step: the LR schedule's
+    /// position), as continuous self-evolving training does across iterations.
+    public init(model: VisionLanguageModel, options: Options, optimizer: AdamW, seed: UInt64) {
+        self.model = model
+        self.options = options
+        self.optimizer = optimizer
         rng = RNG(seed: seed, stream: 0x5F7)
     }
 

@@ -87,3 +87,25 @@ public final class VisionLanguageModel {
         return try s.reshaped(Array(hidden.shape.dropLast()))
     }
 }
+
+extension VisionLanguageModel {
+    /// An independent model with the same configuration and weights (ReST-EM's π0, GRPO's
+    /// reference policy, the PRM's starting point).
+    public func copy() throws -> VisionLanguageModel {
+        var rng = RNG(seed: 0)
+        let other = try VisionLanguageModel(config, rng: &rng)
+        try other.loadWeights(from: self)
+        return other
+    }
+
+    /// Overwrites every parameter with the corresponding one of `other` (same configuration).
+    public func loadWeights(from other: VisionLanguageModel) throws {
+        guard other.config == config else {
+            throw TensorError.invalid("cannot copy weights between models of different configurations")
+        }
+        for ((name, dst), (_, src)) in zip(namedParameters, other.namedParameters) {
+            guard dst.count == src.count else { throw TensorError.shapeMismatch("\(name): \(dst.shape) vs \(src.shape)") }
+            dst.ptr.update(from: src.ptr, count: dst.count)
+        }
+    }
+}

@@ -133,6 +133,25 @@ import Testing
         try checkGradients([logits]) { try tokenLogProbs($0[0], [1, 0, 4, 0, 3, 2]) }
     }
 
+    @Test func binaryCrossEntropyOnLogits() throws {
+        var rng = RNG(seed: 21)
+        let logits = randn([2, 4], std: 2, &rng)
+        let labels: [Float] = [1, 0, 0.25, 1, 0, 0.5, 1, 0]
+        let weights: [Float] = [1, 1, 2, 0, 1, 0.5, 1, 0]
+        try checkGradients([logits]) { try binaryCrossEntropy(logits: $0[0], labels: labels, weights: weights) }
+        // Value against the textbook form -y·log σ(x) - (1-y)·log(1-σ(x)), in Double.
+        var num = 0.0, den = 0.0
+        for i in 0..<8 {
+            let x = Double(logits.ptr[i]), y = Double(labels[i]), w = Double(weights[i]), s = 1 / (1 + exp(-x))
+            num += w * (-y * log(s) - (1 - y) * log(1 - s)); den += w
+        }
+        let loss = try binaryCrossEntropy(logits: logits, labels: labels, weights: weights).item
+        #expect(abs(Double(loss) - num / den) < 1e-5)
+        // Large logits stay finite.
+        let big = try Tensor([80, -80], shape: [2])
+        #expect(try binaryCrossEntropy(logits: big, labels: [0, 1], weights: [1, 1]).item.isFinite)
+    }
+
     @Test(arguments: [true, false])
     func fusedAttention(causal: Bool) throws {
         var rng = RNG(seed: 12)

@@ -1,0 +1,173 @@
+import Foundation
+import MSTaRModel
+import MSTaRTasks
+import MSTaRTensor
+
+/// Accuracy of one task family in the dynamics.
+public struct FamilyDynamics: Codable, Equatable, Sendable {
+    public var prompts: Int
+    public var greedyAcc: Double
+    public var passAtK: Double
+    enum CodingKeys: String, CodingKey {
+        case prompts
+        case greedyAcc = "greedy_acc", passAtK = "pass_at_k"
+    }
+}
+
+/// Exploration and exploitation on held-out prompts, at one temperature.
+public struct DynamicsMetrics: Codable, Equatable, Sendable {
+    public var prompts: Int
+    public var k: Int
+    public var temperature: Float
+    /// Accuracy at T = 0 (nil when not measured, as in temperature search).
+    public var greedyAcc: Double?
+    /// Unbiased Pass@K over the K samples.
+    public var passAtK: Double
+    /// Pass@K - greedy: the room left for self-evolution.
+    public var passGap: Double?
+    /// Either of the two responses the reward ranks highest is correct.
+    public var rewardPassAt2: Double
+    /// The majority answer of the K samples is correct.
+    public var majorityAtK: Double
+    /// The response with the highest PRM score is correct (nil without a PRM).
+    public var prmBestOfK: Double?
+    /// Mean of the samples' mean token entropy (nats).
+    public var entropy: Double
+    /// Mean response length in tokens (samples).
+    public var meanLen: Double
+    /// Among samples with the right answer, the share whose every step the oracle judges correct.
+    public var stepsCorrectShare: Double
+    /// What ranked responses for Reward-Pass@2: "prm", or "vote" (answer agreement) without a PRM.
+    public var ranker: String
+    public var families: [String: FamilyDynamics]
+
+    enum CodingKeys: String, CodingKey {
+        case prompts, k, temperature, entropy, ranker, families
+        case greedyAcc = "greedy_acc", passAtK = "pass_at_k", passGap = "pass_gap", rewardPassAt2 = "reward_pass_at_2"
+        case majorityAtK = "majority_at_k", prmBestOfK = "prm_best_of_k", meanLen = "mean_len"
+        case stepsCorrectShare = "steps_correct_share"
+    }
+
+    /// Every metric that can be plotted against iteration, with its JSON name.
+    public static let metricNames = [
+        "greedy_acc", "pass_at_k", "pass_gap", "reward_pass_at_2", "majority_at_k", "prm_best_of_k",
+        "entropy", "mean_len", "steps_correct_share",
+    ]
+
+    /// Metrics from per-prompt results: `answers[i]` are the K sampled answers of example i,
+    /// `rankScores[i]` the reward model's scores of them, `prmScores` the PRM's (if any).
+    public static func compute(
+        examples: [Example], greedyAnswers: [Int?]?, answers: [[Int?]], rankScores: [[Float]], ranker: String,
+        prmScores: [[Float]]?, entropies: [[Float]], lengths: [[Int]], stepsCorrect: [[Bool]], k: Int, temperature: Float
+    ) -> DynamicsMetrics {
+        var greedy = 0, pass = 0.0, rp2 = 0, maj = 0, best = 0, ent = 0.0, len = 0.0, samples = 0
+        var rightAnswers = 0, rightSteps = 0
+        var fam: [String: (n: Int, g: Int, p: Double)] = [:]
+        for (i, e) in examples.enumerated() {
+            let gold = e.answer
+            let correct = answers[i].map { $0 != nil && $0 == gold }
+            let c = correct.filter { $0 }.count
+            let p = MSTaRModel.passAtK(n: answers[i].count, c: c, k: Swift.min(k, answers[i].count))
+            let g = greedyAnswers.map { $0[i] != nil && $0[i] == gold } ?? false
+            pass += p; greedy += g ? 1 : 0
+            rp2 += MSTaR.rewardPassAt2(scores: rankScores[i], correct: correct) ? 1 : 0
+            maj += gold != nil && majorityVote(answers[i]) == gold ? 1 : 0
+            if let s = prmScores?[i], let top = topIndices(s, 1).first { best += correct[top] ? 1 : 0 }
+            for j in answers[i].indices {
+                ent += Double(entropies[i][j]); len += Double(lengths[i][j]); samples += 1
+                if correct[j] { rightAnswers += 1; rightSteps += stepsCorrect[i][j] ? 1 : 0 }
+            }
+            var f = fam[e.family.rawValue] ?? (0, 0, 0)
+            f.n += 1; f.g += g ? 1 : 0; f.p += p
+            fam[e.family.rawValue] = f
+        }
+        let n = Double(Swift.max(examples.count, 1))
+        let greedyAcc = greedyAnswers == nil ? nil : Double(greedy) / n
+        return DynamicsMetrics(
+            prompts: examples.count, k: k, temperature: temperature, greedyAcc: greedyAcc, passAtK: pass / n,
+            passGap: greedyAcc.map { pass / n - $0 }, rewardPassAt2: Double(rp2) / n, majorityAtK: Double(maj) / n,
+            prmBestOfK: prmScores == nil ? nil : Double(best) / n,
+            entropy: samples > 0 ? ent / Double(samples) : 0, meanLen: samples > 0 ? len / Double(samples) : 0,
+            stepsCorrectShare: rightAnswers > 0 ? Double(rightSteps) / Double(rightAnswers) : 0, ranker: ranker,
+            families: fam.mapValues { FamilyDynamics(prompts: $0.n, greedyAcc: greedyAnswers == nil ? 0 : Double($0.g) / Double($0.n),
+                                                     passAtK: $0.p / Double($0.n)) })
+    }
+
+    /// The value of a metric by its JSON name (nil when not measured).
+    public func value(_ name: String) -> Double? {
+        switch name {
+        case "greedy_acc": return greedyAcc
+        case "pass_at_k": return passAtK
+        case "pass_gap": return passGap
+        case "reward_pass_at_2": return rewardPassAt2
+        case "majority_at_k": return majorityAtK
+        case "prm_best_of_k": return prmBestOfK
+        case "entropy": return entropy
+        case "mean_len": return meanLen
+        case "steps_correct_share": return stepsCorrectShare
+        default: return nil
+        }
+    }
+}
+
+/// Samples `k` responses per example at `temperature` (and greedy ones when `greedy`), ranks them
+/// with the PRM when there is one, and computes the dynamics metrics.
+public func measureDynamics(
+    policy: VisionLanguageModel, prm: ProcessRewardModel?, examples: [Example], k: Int, temperature: Float,
+    greedy: Bool = true, seed: UInt64, maxTokens: Int = 48, tokenizer: Tokenizer = .standard,
+    shouldStop: (() -> Bool)? = nil
+) throws -> DynamicsMetrics {
+    let sampler = Sampler(model: policy, eos: tokenizer.eos)
+    let prompts = try examples.enumerated().map { i, e in
+        SamplePrompt(image: e.image, prompt: try tokenizer.encodePrompt(question: e.question, hasImage: e.image != nil), stream: UInt64(i))
+    }
+    var greedyAnswers: [Int?]?
+    if greedy {
+        let g = try sampler.generate(prompts, k: 1, options: .greedy(maxTokens: maxTokens), seed: seed, shouldStop: shouldStop)
+        guard g.count == prompts.count else { throw EvolutionInterrupted() }
+        greedyAnswers = g.map { AnswerExtractor.extract(ids: $0[0].tokens, tokenizer: tokenizer) }
+    }
+    let drawn = try sampler.generate(prompts, k: k, options: SamplingOptions(temperature: temperature, maxTokens: maxTokens),
+                                     seed: seed, shouldStop: shouldStop)
+    guard drawn.count == prompts.count else { throw EvolutionInterrupted() }
+    let answers = drawn.map { $0.map { AnswerExtractor.extract(ids: $0.tokens, tokenizer: tokenizer) } }
+    var prmScores: [[Float]]?
+    if let prm {
+        let flat = try prm.scores(zip(examples, drawn).flatMap { e, rs in rs.map { (e, $0.tokens) } })
+        prmScores = (0..<examples.count).map { Array(flat[($0 * k)..<(($0 + 1) * k)]) }
+    }
+    let stepsCorrect = zip(examples, drawn).map { e, rs in
+        rs.map { StepVerifier.verify(ids: $0.tokens, for: e, tokenizer: tokenizer).stepsCorrect }
+    }
+    return DynamicsMetrics.compute(
+        examples: examples, greedyAnswers: greedyAnswers, answers: answers,
+        rankScores: prmScores ?? answers.map { voteShares($0) }, ranker: prm == nil ? "vote" : "prm",
+        prmScores: prmScores, entropies: drawn.map { $0.map(\.meanEntropy) },
+        lengths: drawn.map { $0.map { r in r.tokens.count } }, stepsCorrect: stepsCorrect, k: k, temperature: temperature)
+}
+
+/// One dynamic-temperature decision: every candidate's metrics and the winner.
+public struct TemperatureSearch: Codable, Equatable, Sendable {
+    public struct Candidate: Codable, Equatable, Sendable {
+        public var temperature: Float
+        public var rewardPassAt2: Double
+        public var passAtK: Double
+        public init(temperature: Float, rewardPassAt2: Double, passAtK: Double) {
+            self.temperature = temperature; self.rewardPassAt2 = rewardPassAt2; self.passAtK = passAtK
+        }
+        enum CodingKeys: String, CodingKey {
+            case temperature
+            case rewardPassAt2 = "reward_pass_at_2", passAtK = "pass_at_k"
+        }
+    }
+    public var iteration: Int
+    public var criterion: TemperatureCriterion
+    public var candidates: [Candidate]
+    public var chosen: Float
+
+    /// The candidate with the highest criterion value; ties go to the lower temperature.
+    public static func choose(_ candidates: [Candidate], by criterion: TemperatureCriterion) -> Float {
+        let values = candidates.map { Float(criterion == .rewardPassAt2 ? $0.rewardPassAt2 : $0.passAtK) }
+        return candidates[topIndices(values, 1)[0]].temperature
+    }
+}

@@ -1,0 +1,271 @@
+import Foundation
+import MSTaRModel
+import MSTaRTasks
+import MSTaRTensor
+
+/// A response with one label per reasoning step, for training the PRM.
+public struct StepLabelledResponse: Sendable, Equatable {
+    public var example: Example
+    /// Response ids (ending with `<eos>` when the response finished).
+    public var tokens: [Int]
+    /// Monte-Carlo label of each step: the share (soft) or any (hard) of rollouts from the prefix
+    /// ending at that step that reach the gold answer; the last step's label is the response's own
+    /// correctness.
+    public var labels: [Float]
+}
+
+/// What PRM training did.
+public struct PRMTrainReport: Codable, Equatable, Sendable {
+    public var responses: Int
+    public var steps: Int
+    /// Share of Monte-Carlo step labels that agree with the oracle verifier (label >= 0.5 versus
+    /// "every step up to here is correct").
+    public var labelAccuracy: Double
+    public var meanLoss: Float
+    public var lastLoss: Float
+    public var updates: Int
+    public var rollouts: Int
+    public var seconds: Double
+
+    enum CodingKeys: String, CodingKey {
+        case responses, steps, updates, rollouts, seconds
+        case labelAccuracy = "label_accuracy", meanLoss = "mean_loss", lastLoss = "last_loss"
+    }
+}
+
+/// PRM step scores against the oracle verifier.
+public struct PRMCalibration: Codable, Equatable, Sendable {
+    public struct Bin: Codable, Equatable, Sendable {
+        public var lower: Float
+        public var upper: Float
+        public var steps: Int
+        public var meanScore: Double
+        /// Share of the bin's steps whose prefix the oracle judges correct.
+        public var oracleGood: Double
+        enum CodingKeys: String, CodingKey {
+            case lower, upper, steps
+            case meanScore = "mean_score", oracleGood = "oracle_good"
+        }
+    }
+    public var responses: Int
+    public var steps: Int
+    /// Share of steps where "score >= 0.5" agrees with the oracle's "prefix correct".
+    public var stepAccuracy: Double
+    /// Reliability table: steps grouped by PRM score.
+    public var bins: [Bin]
+    enum CodingKeys: String, CodingKey {
+        case responses, steps, bins
+        case stepAccuracy = "step_accuracy"
+    }
+}
+
+/// The process reward model: a copy of the policy's backbone whose score head reads the hidden state
+/// at the end of each step (each ";" and the final token) and says how likely that prefix still leads
+/// to the right answer.
+public final class ProcessRewardModel {
+    public let model: VisionLanguageModel
+    public var aggregation: Aggregation
+    public let tokenizer: Tokenizer
+
+    public init(model: VisionLanguageModel, aggregation: Aggregation = .min, tokenizer: Tokenizer = .standard) {
+        self.model = model; self.aggregation = aggregation; self.tokenizer = tokenizer
+    }
+
+    /// Positions in `tokens` where steps end: every separator and the final token.
+    public static func stepEnds(_ tokens: [Int], tokenizer: Tokenizer = .standard) -> [Int] {
+        var ends = tokens.indices.filter { tokens[$0] == tokenizer.separator }
+        if let last = tokens.indices.last, ends.last != last { ends.append(last) }
+        return ends
+    }
+
+    /// The oracle's label of each step of `tokens`: 1 while every step so far is correct.
+    public static func oracleStepLabels(_ tokens: [Int], for example: Example, tokenizer: Tokenizer = .standard) -> [Float]? {
+        let ends = stepEnds(tokens, tokenizer: tokenizer)
+        let v = StepVerifier.verify(ids: tokens, for: example, tokenizer: tokenizer)
+        guard v.steps.count == ends.count else { return nil }
+        let firstWrong = v.firstWrongStep ?? Int.max
+        return ends.indices.map { $0 < firstWrong ? 1 : 0 }
+    }
+
+    /// Sigmoid score of every step of every response; `items` are (example, response ids).
+    public func stepScores(_ items: [(example: Example, tokens: [Int])], batchSize: Int = 64) throws -> [[Float]] {
+        var out = [[Float]](repeating: [], count: items.count)
+        try Tensor.withoutGrad {
+            var start = 0
+            while start < items.count {
+                let end = Swift.min(items.count, start + batchSize)
+                let chunk = Array(items[start..<end])
+                let (batch, positions) = try layout(chunk.map { ($0.example, $0.tokens) })
+                let h = try model.hidden(images: batch.images, tokens: batch.tokens, batch: batch.batch, length: batch.length)
+                let s = try model.scores(h)
+                try withExtendedLifetime(s) {
+                    for (i, ps) in positions.enumerated() {
+                        out[start + i] = ps.map { 1 / (1 + Foundation.exp(-s.ptr[$0])) }
+                    }
+                }
+                start = end
+            }
+        }
+        return out
+    }
+
+    /// One process score per response: the aggregate of its step scores.
+    public func scores(_ items: [(example: Example, tokens: [Int])]) throws -> [Float] {
+        try stepScores(items).map { aggregation.apply($0) }
+    }
+
+    /// Packs responses as `prompt + response + <pad>` (so the final token is an input position) and
+    /// returns, per response, the flat [B·T] indices of its step ends.
+    func layout(_ items: [(Example, [Int])]) throws -> (SequenceBatch, [[Int]]) {
+        let seqs = try items.map { e, t in
+            TrainingSequence(image: e.image, prompt: try tokenizer.encodePrompt(question: e.question, hasImage: e.image != nil),
+                             response: t + [tokenizer.pad])
+        }
+        let batch = try SequenceBatch(seqs, config: model.config, pad: tokenizer.pad)
+        let positions = zip(seqs, items).enumerated().map { i, pair in
+            Self.stepEnds(pair.1.1, tokenizer: tokenizer)
+                .map { pair.0.prompt.count + $0 }
+                .filter { $0 < batch.length }
+                .map { i * batch.length + $0 }
+        }
+        return (batch, positions)
+    }
+
+    // MARK: Monte-Carlo labels
+
+    /// Samples `samples` responses per example from `policy` and labels each step by `rollouts`
+    /// completions from the prefix that ends with it.
+    public static func monteCarloLabels(
+        policy: VisionLanguageModel, examples: [Example], samples: Int, rollouts: Int, kind: StepLabelKind,
+        temperature: Float = 1, maxTokens: Int = 48, seed: UInt64, tokenizer: Tokenizer = .standard,
+        shouldStop: (() -> Bool)? = nil
+    ) throws -> (responses: [StepLabelledResponse], rollouts: Int) {
+        let sampler = Sampler(model: policy, eos: tokenizer.eos)
+        let options = SamplingOptions(temperature: temperature, maxTokens: maxTokens)
+        let prompts = try examples.enumerated().map { i, e in
+            SamplePrompt(image: e.image, prompt: try tokenizer.encodePrompt(question: e.question, hasImage: e.image != nil), stream: UInt64(i))
+        }
+        let drawn = try sampler.generate(prompts, k: samples, options: options, seed: seed, shouldStop: shouldStop)
+        if drawn.count < prompts.count { throw EvolutionInterrupted() }
+
+        // Every (response, non-final step) prefix becomes a prompt for N rollouts.
+        var prefixes: [SamplePrompt] = []
+        var owner: [(response: Int, step: Int)] = []
+        var responses: [StepLabelledResponse] = []
+        for (i, e) in examples.enumerated() {
+            var seen = Set<[Int]>()
+            for r in drawn[i] where seen.insert(r.tokens).inserted {
+                let ends = stepEnds(r.tokens, tokenizer: tokenizer)
+                guard !ends.isEmpty, let gold = e.answer else { continue }
+                let final: Float = AnswerExtractor.extract(ids: r.tokens, tokenizer: tokenizer) == gold ? 1 : 0
+                let index = responses.count
+                responses.append(StepLabelledResponse(example: e, tokens: r.tokens, labels: [Float](repeating: 0, count: ends.count - 1) + [final]))
+                for (j, end) in ends.dropLast().enumerated() {
+                    prefixes.append(SamplePrompt(image: e.image, prompt: prompts[i].prompt + r.tokens[...end],
+                                                 stream: UInt64(index) << 8 | UInt64(j)))
+                    owner.append((index, j))
+                }
+            }
+        }
+        let completions = try sampler.generate(prefixes, k: rollouts, options: options, seed: seed ^ 0x4D43, shouldStop: shouldStop)
+        if completions.count < prefixes.count { throw EvolutionInterrupted() }
+        for (p, (ri, j)) in owner.enumerated() {
+            let e = responses[ri].example
+            let prefix = responses[ri].tokens[...stepEnds(responses[ri].tokens, tokenizer: tokenizer)[j]]
+            let hits = completions[p].filter { AnswerExtractor.extract(ids: Array(prefix) + $0.tokens, tokenizer: tokenizer) == e.answer }.count
+            let share = Float(hits) / Float(rollouts)
+            responses[ri].labels[j] = kind == .soft ? share : (hits > 0 ? 1 : 0)
+        }
+        return (responses, prefixes.count * rollouts + examples.count * samples)
+    }
+
+    // MARK: Training
+
+    /// A PRM initialised from `base` (backbone and all) and trained on `data` with binary
+    /// cross-entropy on the step-end scores.
+    public static func train(
+        from base: VisionLanguageModel, data: [StepLabelledResponse], epochs: Int, lr: Float, batchSize: Int = 32,
+        aggregation: Aggregation, seed: UInt64, tokenizer: Tokenizer = .standard,
+        progress: ((TrainProgress) -> Void)? = nil, shouldStop: (() -> Bool)? = nil
+    ) throws -> (ProcessRewardModel, PRMTrainReport) {
+        let start = Date()
+        let prm = ProcessRewardModel(model: try base.copy(), aggregation: aggregation, tokenizer: tokenizer)
+        let params = prm.model.namedParameters.map(\.1)
+        let optimizer = AdamW(params: params, config: .init(lr: lr, beta1: 0.9, beta2: 0.98, eps: 1e-8, weightDecay: 0.01))
+        var rng = RNG(seed: seed, stream: 0x9E3)
+        // Similar lengths together, batches in a seeded order.
+        let order = data.indices.sorted { (data[$0].tokens.count, $0) < (data[$1].tokens.count, $1) }
+        var batches: [[Int]] = stride(from: 0, to: order.count, by: batchSize).map { Array(order[$0..<Swift.min(order.count, $0 + batchSize)]) }
+        var sum: Float = 0, last: Float = 0, updates = 0
+        let total = epochs * batches.count
+        for _ in 0..<epochs {
+            rng.shuffle(&batches)
+            for b in batches {
+                if shouldStop?() == true { throw EvolutionInterrupted() }
+                let items = b.map { (data[$0].example, data[$0].tokens) }
+                let (batch, positions) = try prm.layout(items)
+                var labels = [Float](repeating: 0, count: batch.batch * batch.length)
+                var weights = labels
+                for (i, ps) in positions.enumerated() {
+                    for (j, p) in ps.enumerated() { labels[p] = data[b[i]].labels[j]; weights[p] = 1 }
+                }
+                optimizer.zeroGrad()
+                let h = try prm.model.hidden(images: batch.images, tokens: batch.tokens, batch: batch.batch, length: batch.length)
+                let loss = try binaryCrossEntropy(logits: try prm.model.scores(h), labels: labels, weights: weights)
+                last = loss.item
+                guard last.isFinite else { throw NonFiniteLoss(step: updates, loss: last, gradNorm: .nan) }
+                try loss.backward()
+                _ = clipGradNorm(params, maxNorm: 1)
+                optimizer.update(lr: lr)
+                optimizer.zeroGrad()
+                sum += last; updates += 1
+                let elapsed = Date().timeIntervalSince(start)
+                progress?(TrainProgress(step: updates, totalSteps: total, loss: last, tokensPerSecond: 0, elapsed: elapsed))
+            }
+        }
+        var agree = 0, steps = 0
+        for r in data {
+            guard let oracle = oracleStepLabels(r.tokens, for: r.example, tokenizer: tokenizer) else { continue }
+            for (l, o) in zip(r.labels, oracle) { steps += 1; agree += (l >= 0.5) == (o >= 0.5) ? 1 : 0 }
+        }
+        let report = PRMTrainReport(
+            responses: data.count, steps: data.reduce(0) { $0 + $1.labels.count },
+            labelAccuracy: steps > 0 ? Double(agree) / Double(steps) : 0,
+            meanLoss: updates > 0 ? sum / Float(updates) : .nan, lastLoss: last, updates: updates, rollouts: 0,
+            seconds: Date().timeIntervalSince(start))
+        return (prm, report)
+    }
+
+    // MARK: Calibration
+
+    /// Step accuracy and a reliability table of the PRM's step scores against the oracle verifier,
+    /// on `items` (responses whose parsed steps line up with their step ends).
+    public func calibration(_ items: [(example: Example, tokens: [Int])], bins: Int = 10) throws -> PRMCalibration {
+        let scored = try stepScores(items)
+        var counts = [Int](repeating: 0, count: bins), sums = [Double](repeating: 0, count: bins), good = counts
+        var agree = 0, steps = 0, responses = 0
+        for (item, s) in zip(items, scored) {
+            guard let oracle = Self.oracleStepLabels(item.tokens, for: item.example, tokenizer: tokenizer), oracle.count == s.count else { continue }
+            responses += 1
+            for (score, o) in zip(s, oracle) {
+                steps += 1
+                agree += (score >= 0.5) == (o >= 0.5) ? 1 : 0
+                let b = Swift.min(bins - 1, Int(score * Float(bins)))
+                counts[b] += 1; sums[b] += Double(score); good[b] += o >= 0.5 ? 1 : 0
+            }
+        }
+        let table = (0..<bins).map { b in
+            PRMCalibration.Bin(lower: Float(b) / Float(bins), upper: Float(b + 1) / Float(bins), steps: counts[b],
+                               meanScore: counts[b] > 0 ? sums[b] / Double(counts[b]) : 0,
+                               oracleGood: counts[b] > 0 ? Double(good[b]) / Double(counts[b]) : 0)
+        }
+        return PRMCalibration(responses: responses, steps: steps, stepAccuracy: steps > 0 ? Double(agree) / Double(steps) : 0, bins: table)
+    }
+}
+
+/// Thrown when a long phase is stopped at a safe point (Ctrl-C); the run's state is as it was
+/// before the step began.
+public struct EvolutionInterrupted: Error, CustomStringConvertible {
+    public init() {}
+    public var description: String { "interrupted; the run is as it was before this step" }
+}

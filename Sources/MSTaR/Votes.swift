@@ -1,0 +1,43 @@
+/// Answer votes and rank-based metrics over the K samples of one prompt. Pure functions on small
+/// arrays: the dynamics monitor, pseudo-labelling and the tests share them.
+
+/// The answer most samples give (nil answers do not vote); ties go to the answer seen first.
+public func majorityVote(_ answers: [Int?]) -> Int? {
+    weightedVote(answers, weights: [Float](repeating: 1, count: answers.count))
+}
+
+/// The answer with the largest summed weight (PRM-weighted vote); ties go to the answer seen first.
+public func weightedVote(_ answers: [Int?], weights: [Float]) -> Int? {
+    precondition(answers.count == weights.count, "one weight per answer")
+    var order: [Int] = []
+    var total: [Int: Float] = [:]
+    for (a, w) in zip(answers, weights) {
+        guard let a else { continue }
+        if total[a] == nil { order.append(a) }
+        total[a, default: 0] += w
+    }
+    var best: Int?
+    var bestWeight = -Float.infinity
+    for a in order where total[a]! > bestWeight { best = a; bestWeight = total[a]! }
+    return best
+}
+
+/// Indices of the `n` highest `scores`, highest first; ties go to the lower index.
+public func topIndices(_ scores: [Float], _ n: Int) -> [Int] {
+    Array(scores.indices.sorted { scores[$0] != scores[$1] ? scores[$0] > scores[$1] : $0 < $1 }.prefix(n))
+}
+
+/// Reward-Pass@2 for one prompt: whether either of the two responses the reward model ranks highest
+/// is correct. Joins exploration (a correct response exists) with exploitation (the reward finds it).
+public func rewardPassAt2(scores: [Float], correct: [Bool]) -> Bool {
+    precondition(scores.count == correct.count, "one score per response")
+    return topIndices(scores, 2).contains { correct[$0] }
+}
+
+/// How many of `answers` agree with each one: a reward that needs no model (self-consistency),
+/// used to rank responses when there is no PRM.
+public func voteShares(_ answers: [Int?]) -> [Float] {
+    var count: [Int: Int] = [:]
+    for case let a? in answers { count[a, default: 0] += 1 }
+    return answers.map { a in a.map { Float(count[$0]!) / Float(answers.count) } ?? 0 }
+}

@@ -1,0 +1,231 @@
+import Foundation
+import MSTaR
+import MSTaRModel
+import MSTaRTasks
+import MSTaRTensor
+import Testing
+
+@Suite struct EvolutionTests {
+    /// A short run of each recipe changes the policy and logs every metric of the dynamics.
+    @Test(arguments: Recipe.allCases)
+    func recipeRunsChangeThePolicyAndLogEveryMetric(recipe: Recipe) throws {
+        try Runtime.withThreads(1) {
+            let dir = Fixture.tempDir("recipe-\(recipe.rawValue)")
+            defer { try? FileManager.default.removeItem(at: dir) }
+            let run = try Evolution(suite: Fixture.suite, policy: Fixture.policy, settings: Fixture.settings(recipe), seed: 3)
+            run.runDirectory = dir
+            let before = Fixture.weights(run.policy)
+            let results = try run.evolve(2)
+            #expect(results.count == 2 && run.iteration == 2)
+            #expect(Fixture.weights(run.policy) != before, "\(recipe.rawValue) did not change the policy")
+            #expect(Fixture.weights(run.initialPolicy) == before, "π0 must stay as it was")
+            let lines = try String(contentsOf: dir.appendingPathComponent("dynamics.jsonl"), encoding: .utf8).split(separator: "\n")
+            #expect(lines.count == 2)
+            let json = try #require(try JSONSerialization.jsonObject(with: Data(lines[0].utf8)) as? [String: Any])
+            for key in ["step", "method", "temperature", "greedy_acc", "pass_at_k", "pass_gap", "k", "reward_pass_at_2", "majority_at_k",
+                        "selected", "mean_len", "entropy", "steps_correct_share", "families", "samples", "correct"] {
+                #expect(json[key] != nil, "\(recipe.rawValue): dynamics.jsonl lacks \(key)")
+            }
+            #expect((json["families"] as? [String: Any])?.count == 4)
+            let r = results[0]
+            if recipe == .sft {
+                #expect(r.prompts.isEmpty && r.record.selected > 0)
+            } else {
+                #expect(r.record.samples == r.record.prompts * run.settings.k)
+                #expect(r.prompts.allSatisfy { $0.responses.count == run.settings.k })
+            }
+            if recipe == .mstar || recipe == .continuousPRM {
+                #expect(run.prm != nil && r.record.prmBestOfK != nil && r.record.ranker == "prm")
+                #expect(r.prompts.allSatisfy { $0.responses.allSatisfy { $0.prmScore != nil } })
+                // PRM top-2: at most two kept per prompt, all with the right answer.
+                #expect(r.prompts.allSatisfy { p in p.responses.filter(\.selected).count <= 2 && p.responses.filter(\.selected).allSatisfy { $0.reward == 1 } })
+            }
+            if recipe == .mstar {
+                #expect(r.record.temperatureSearch?.candidates.count == 3)
+                #expect(results[1].record.temperatureSearch == nil)  // every 2 iterations
+                #expect(r.record.temperature == r.record.temperatureSearch?.chosen)
+            }
+            if recipe == .continuous {
+                // Interval 0.25 of 16 prompts.
+                #expect(r.record.prompts == 8)  // interval 0.25 of 32 prompts
+            }
+        }
+    }
+
+    /// What each method resets and what it carries.
+    @Test func methodsResetAndCarryTheRightState() throws {
+        try Runtime.withThreads(1) {
+            var s = Fixture.settings(.continuous)
+            let run = try Evolution(suite: Fixture.suite, policy: Fixture.policy, settings: s, seed: 5)
+            try run.step()
+            let afterContinuous = Fixture.weights(run.policy)
+            let firstUpdates = try #require(run.optimizer?.step)
+            #expect(firstUpdates > 0 && afterContinuous != Fixture.weights(run.initialPolicy))
+            try run.step()
+            #expect(run.optimizer!.step == firstUpdates + run.last!.record.updates, "continuous carries the optimizer")
+
+            // Iterative RFT continues from the last policy: with lr 0 nothing moves.
+            let carried = Fixture.weights(run.policy)
+            s.method = .iterativeRFT; s.lr = 0
+            run.settings = s
+            try run.step()
+            #expect(Fixture.weights(run.policy) == carried)
+
+            // ReST-EM restarts from π0 each iteration: with lr 0 the policy becomes π0 again.
+            s.method = .restEM
+            run.settings = s
+            try run.step()
+            #expect(Fixture.weights(run.policy) == Fixture.weights(run.initialPolicy))
+        }
+    }
+
+    /// Saving mid-run and resuming writes the same dynamics.jsonl bytes as an uninterrupted run.
+    @Test func resumeGivesTheSameDynamicsBytes() throws {
+        try Runtime.withThreads(1) {
+            let a = Fixture.tempDir("resume-a"), b = Fixture.tempDir("resume-b")
+            defer { try? FileManager.default.removeItem(at: a); try? FileManager.default.removeItem(at: b) }
+            var s = Fixture.settings(.mstar)
+            s.selection = .random; s.selectK = 3  // random draws must also resume exactly
+            s.selection = .prmTop
+            let whole = try Evolution(suite: Fixture.suite, policy: Fixture.policy, settings: s, seed: 9)
+            whole.runDirectory = a
+            _ = try whole.evolve(3)
+
+            let first = try Evolution(suite: Fixture.suite, policy: Fixture.policy, settings: s, seed: 9)
+            first.runDirectory = b
+            try first.step()
+            try first.save(to: b.appendingPathComponent("checkpoint"))
+            let resumed = try Evolution.resume(from: b.appendingPathComponent("checkpoint"), suite: Fixture.suite,
+                                               history: try Evolution.readDynamics(b.appendingPathComponent("dynamics.jsonl")))
+            #expect(resumed.iteration == 1 && resumed.history.count == 1 && resumed.prm != nil && resumed.optimizer != nil)
+            resumed.runDirectory = b
+            _ = try resumed.evolve(2)
+            let da = try Data(contentsOf: a.appendingPathComponent("dynamics.jsonl"))
+            let db = try Data(contentsOf: b.appendingPathComponent("dynamics.jsonl"))
+            #expect(da == db)
+            #expect(Fixture.weights(whole.policy) == Fixture.weights(resumed.policy))
+        }
+    }
+
+    /// An interrupt leaves the run as it was before the step.
+    @Test func interruptLeavesTheRunUnchanged() throws {
+        try Runtime.withThreads(1) {
+            let run = try Evolution(suite: Fixture.suite, policy: Fixture.policy, settings: Fixture.settings(.continuous), seed: 2)
+            let before = Fixture.weights(run.policy)
+            for phase in ["sample", "train", "dynamics"] {
+                var current = ""
+                do {
+                    try run.step(progress: { current = $0 }, shouldStop: { current == phase })
+                    Issue.record("no interrupt in \(phase)")
+                } catch is EvolutionInterrupted {
+                } catch { Issue.record("\(phase): \(error)") }
+                #expect(run.iteration == 0 && run.cursor == 0 && run.optimizer == nil && run.history.isEmpty)
+                #expect(Fixture.weights(run.policy) == before, "interrupt in \(phase)")
+            }
+            try run.step()
+            #expect(run.iteration == 1)
+        }
+    }
+
+    /// Unlabelled prompts join after T_mixin, with pseudo labels whose accuracy is reported.
+    @Test func unlabelledPromptsJoinAfterMixin() throws {
+        try Runtime.withThreads(1) {
+            var s = Fixture.settings(.continuous)
+            s.promptVariation = .majority; s.mixin = 0.5; s.epochs = 0.5  // 2 iterations
+            let run = try Evolution(suite: Fixture.suite, policy: Fixture.policy, settings: s, seed: 4)
+            let r = try run.evolve(2)
+            #expect(r[0].record.unlabelled == 0 && r[0].record.pseudoLabelAcc == nil)
+            #expect(r[1].record.unlabelled == 2 && r[1].record.pseudoLabelAcc != nil)
+            let u = r[1].prompts.filter { $0.pool == "unlabelled" }
+            #expect(u.allSatisfy { p in p.labelSource == .majority && p.label == majorityVote(p.responses.map(\.answer)) })
+            #expect(u.allSatisfy { p in p.responses.allSatisfy { $0.reward == ($0.answer != nil && $0.answer == p.label ? 1 : 0) } })
+        }
+    }
+}
+
+@Suite struct GRPOTests {
+    @Test func advantagesAreGroupNormalised() {
+        let a = groupAdvantages([1, 0, 0, 1])
+        #expect(a == [1, -1, -1, 1])
+        #expect(groupAdvantages([1, 1, 1]) == [0, 0, 0])
+    }
+
+    /// At the sampling policy (ratio 1) the loss is -mean(advantage) and the KL to itself is 0;
+    /// its gradient matches a finite difference along the gradient direction.
+    @Test func lossAtTheSamplingPolicy() throws {
+        try Runtime.withThreads(1) {
+            let policy = try Fixture.policy.copy()
+            let e = Array(Fixture.suite.examples(.labelled).prefix(2))
+            let prompts = try e.enumerated().map { i, x in
+                SamplePrompt(image: x.image, prompt: try Tokenizer.standard.encodePrompt(question: x.question, hasImage: true), stream: UInt64(i))
+            }
+            let rollouts = try Sampler(model: policy).generate(prompts, k: 2, options: SamplingOptions(temperature: 1, maxTokens: 16), seed: 1)
+            var seqs: [TrainingSequence] = [], old: [[Float]] = []
+            for (p, rs) in zip(prompts, rollouts) { for r in rs { seqs.append(.init(image: p.image, prompt: p.prompt, response: r.tokens)); old.append(r.logProbs) } }
+            let adv: [Float] = [1, -1, 0.5, -0.5]
+            let (loss, _) = try GRPOLoss(clip: 0.2, klBeta: 0.1).loss(policy: policy, reference: policy, sequences: seqs, oldLogProbs: old, advantages: adv)
+            #expect(abs(loss.item - 0) < 1e-3, "ratio 1: -mean(A) = 0 and KL = 0, got \(loss.item)")
+            let adv2: [Float] = [1, 1, 1, 1]
+            let (l2, _) = try GRPOLoss(clip: 0.2, klBeta: 0).loss(policy: policy, reference: nil, sequences: seqs, oldLogProbs: old, advantages: adv2)
+            #expect(abs(l2.item + 1) < 1e-3)
+            // Directional derivative: L(θ + εg) - L(θ - εg) ≈ 2ε‖g‖².
+            try l2.backward()
+            let params = policy.policyParameters
+            let grads = params.map { $0.grad!.array }
+            let eps: Float = 1e-3
+            var norm2: Double = 0
+            for g in grads { for v in g { norm2 += Double(v * v) } }
+            func shifted(_ sign: Float) throws -> Float {
+                for (p, g) in zip(params, grads) { for i in 0..<p.count { p.ptr[i] += sign * eps * g[i] } }
+                defer { for (p, g) in zip(params, grads) { for i in 0..<p.count { p.ptr[i] -= sign * eps * g[i] } } }
+                return try Tensor.withoutGrad { try GRPOLoss(clip: 0.2, klBeta: 0).loss(policy: policy, reference: nil, sequences: seqs, oldLogProbs: old, advantages: adv2).loss.item }
+            }
+            let numeric = Double(try shifted(1) - shifted(-1)) / Double(2 * eps)
+            #expect(abs(numeric - norm2) < 0.05 * norm2 + 1e-4, "directional derivative \(numeric) vs ‖g‖² \(norm2)")
+        }
+    }
+}
+
+@Suite struct PRMTests {
+    @Test func stepEndsAreSeparatorsAndTheLastToken() throws {
+        let t = Tokenizer.standard
+        let ids = try t.encodeResponse("read 3 7 ; 3 + 7 = 10 ; answer 10")
+        #expect(ProcessRewardModel.stepEnds(ids) == [3, 9, 12])
+        #expect(ProcessRewardModel.stepEnds([t.eos]) == [0])
+        #expect(ProcessRewardModel.stepEnds([]) == [])
+    }
+
+    /// Monte-Carlo labels: the last step's label is the response's correctness; training lowers the
+    /// loss; calibration counts every aligned step.
+    @Test func monteCarloLabelsAndTraining() throws {
+        try Runtime.withThreads(1) {
+            let examples = Array(Fixture.suite.examples(.labelled).prefix(8))
+            let (data, rollouts) = try ProcessRewardModel.monteCarloLabels(
+                policy: Fixture.policy, examples: examples, samples: 3, rollouts: 3, kind: .soft, maxTokens: 32, seed: 7)
+            #expect(!data.isEmpty && rollouts > 0)
+            for r in data {
+                #expect(r.labels.count == ProcessRewardModel.stepEnds(r.tokens).count)
+                let right = AnswerExtractor.extract(ids: r.tokens) == r.example.answer
+                #expect(r.labels.last == (right ? 1 : 0))
+                let allowed: [Float] = [0, 1.0 / 3, 2.0 / 3, 1]
+                #expect(r.labels.allSatisfy { l in allowed.contains { abs($0 - l) < 1e-6 } })
+            }
+            let hard = try ProcessRewardModel.monteCarloLabels(
+                policy: Fixture.policy, examples: examples, samples: 3, rollouts: 3, kind: .hard, maxTokens: 32, seed: 7).responses
+            #expect(hard.map(\.tokens) == data.map(\.tokens))
+            for (h, s) in zip(hard, data) { #expect(zip(h.labels, s.labels).allSatisfy { $0 == ($1 > 0 ? 1 : 0) }) }
+
+            var losses: [Float] = []
+            let (prm, report) = try ProcessRewardModel.train(from: Fixture.policy, data: data, epochs: 6, lr: 3e-3, batchSize: 8,
+                                                             aggregation: .min, seed: 1, progress: { losses.append($0.loss) })
+            #expect(losses.suffix(3).reduce(0, +) < losses.prefix(3).reduce(0, +), "PRM loss \(losses)")
+            #expect(report.labelAccuracy >= 0 && report.labelAccuracy <= 1 && report.steps == data.reduce(0) { $0 + $1.labels.count })
+            let items = data.map { ($0.example, $0.tokens) }
+            let steps = try prm.stepScores(items)
+            #expect(zip(steps, data).allSatisfy { $0.count == $1.labels.count && $0.allSatisfy { $0 > 0 && $0 < 1 } })
+            #expect(try prm.scores(items) == steps.map { $0.min()! })
+            let cal = try prm.calibration(items)
+            #expect(cal.bins.reduce(0) { $0 + $1.steps } == cal.steps && cal.steps > 0)
+        }
+    }
+}
