@@ -38,7 +38,7 @@ let package = Package(
         .target(name: "MSTaRModel", dependencies: ["MSTaRTensor", "MSTaRTasks"],
                 swiftSettings: kernelFlags),
         .target(name: "MSTaR", dependencies: ["MSTaRTensor", "MSTaRTasks", "MSTaRModel"]),
-        .target(name: "MSTaRWorkbench", dependencies: ["MSTaRTensor", "MSTaRTasks", "CEditLine"]),
+        .target(name: "MSTaRWorkbench", dependencies: ["MSTaRTensor", "MSTaRTasks", "MSTaRModel", "MSTaR", "CEditLine"]),
         .executableTarget(name: "mstar", dependencies: [
             "MSTaRTensor", "MSTaRTasks", "MSTaRModel", "MSTaR", "MSTaRWorkbench",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -48,6 +48,6 @@ let package = Package(
         .testTarget(name: "MSTaRTasksTests", dependencies: ["MSTaRTasks"]),
         .testTarget(name: "MSTaRModelTests", dependencies: ["MSTaRModel"]),
         .testTarget(name: "MSTaRTests", dependencies: ["MSTaR"]),
-        .testTarget(name: "MSTaRWorkbenchTests", dependencies: ["MSTaRWorkbench", "MSTaRTasks"]),
+        .testTarget(name: "MSTaRWorkbenchTests", dependencies: ["MSTaRWorkbench", "MSTaRTasks", "MSTaRModel", "MSTaR"]),
     ]
 )

@@ -31,6 +31,13 @@ public struct ResponseRecord: Sendable, Equatable {
     public var stepScores: [Float]?
     public var prmScore: Float?
     public var selected: Bool
+
+    public init(tokens: [Int], text: String, answer: Int?, reward: Float, correct: Bool, logProbs: [Float], entropy: Float,
+                finished: Bool, stepScores: [Float]?, prmScore: Float?, selected: Bool) {
+        self.tokens = tokens; self.text = text; self.answer = answer; self.reward = reward; self.correct = correct
+        self.logProbs = logProbs; self.entropy = entropy; self.finished = finished; self.stepScores = stepScores
+        self.prmScore = prmScore; self.selected = selected
+    }
 }
 
 /// One prompt of a step, with its samples.
@@ -42,6 +49,10 @@ public struct PromptRecord: Sendable, Equatable {
     public var label: Int?
     public var labelSource: LabelSource
     public var responses: [ResponseRecord]
+
+    public init(example: Example, pool: String, label: Int?, labelSource: LabelSource, responses: [ResponseRecord]) {
+        self.example = example; self.pool = pool; self.label = label; self.labelSource = labelSource; self.responses = responses
+    }
 }
 
 /// Seconds per phase of one step (not part of dynamics.jsonl: timings differ run to run).

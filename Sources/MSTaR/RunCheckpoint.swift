@@ -38,6 +38,9 @@ extension Evolution {
             let e = JSONEncoder()
             e.outputFormatting = [.prettyPrinted, .sortedKeys]
             try AtomicFile.write(try e.encode(run), to: tmp.appendingPathComponent("evolution.json"))
+            // The table of completed steps travels with the run.
+            let lines = try history.map { try $0.jsonLine() + "\n" }.joined()
+            try AtomicFile.write(Data(lines.utf8), to: tmp.appendingPathComponent("dynamics.jsonl"))
             AtomicFile.syncDirectory(tmp)
             try Checkpoint.replaceDirectory(directory, with: tmp)
         } catch {
@@ -51,9 +54,9 @@ extension Evolution {
         FileManager.default.fileExists(atPath: directory.appendingPathComponent("evolution.json").path)
     }
 
-    /// Continues a run saved by `save(to:)`; `history` (for example read back from the run's
-    /// dynamics.jsonl) restores the table of completed steps.
-    public static func resume(from directory: URL, suite: TaskSuite, history: [DynamicsRecord] = [],
+    /// Continues a run saved by `save(to:)`, with its table of completed steps (`history`, or the
+    /// one saved with the run when nil).
+    public static func resume(from directory: URL, suite: TaskSuite, history: [DynamicsRecord]? = nil,
                               tokenizer: Tokenizer = .standard) throws -> Evolution {
         let path = directory.appendingPathComponent("evolution.json")
         let run: RunState
@@ -82,7 +85,8 @@ extension Evolution {
         evolution.cursor = run.cursor
         evolution.unlabelledCursor = run.unlabelledCursor
         evolution.temperature = run.temperature
-        evolution.history = Array(history.prefix(run.iteration))
+        let saved = try history ?? readDynamics(directory.appendingPathComponent("dynamics.jsonl"))
+        evolution.history = Array(saved.prefix(run.iteration))
         return evolution
     }
 

@@ -165,7 +165,7 @@ public struct EvolutionSettings: Codable, Equatable, Sendable {
     /// Candidate temperatures of the dynamic temperature, from min to max in steps.
     public var candidateTemperatures: [Float] {
         guard temperatureStep > 0, temperatureMax >= temperatureMin else { return [temperatureMin] }
-        let n = Int(((temperatureMax - temperatureMin) / temperatureStep).rounded()) + 1
+        let n = Int(Double(temperatureMax - temperatureMin) / Double(temperatureStep) + 1e-4) + 1
         // Computed from integers so 0.3 + 13·0.1 prints as 1.6, not 1.5999999.
         return (0..<n).map { Float((Double(temperatureMin) * 1000 + Double($0) * Double(temperatureStep) * 1000).rounded() / 1000) }
     }

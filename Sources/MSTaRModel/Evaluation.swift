@@ -31,6 +31,14 @@ public struct EvaluationResult: Codable, Equatable, Sendable {
     public var passAtK: Double
     public var families: [String: AccuracySummary]
     public var seconds: Double
+    /// Correct samples per prompt (not in the JSON): Pass@k for every k <= K comes from these.
+    public var correctCounts: [Int] = []
+
+    /// Pass@k for k = 1...K, from `correctCounts`.
+    public var passAtKCurve: [Double] {
+        guard k > 0, !correctCounts.isEmpty else { return [] }
+        return (1...k).map { j in correctCounts.reduce(0) { $0 + MSTaRModel.passAtK(n: k, c: $1, k: j) } / Double(correctCounts.count) }
+    }
 
     enum CodingKeys: String, CodingKey {
         case split, k, temperature, prompts, seconds, families
@@ -53,12 +61,14 @@ public func evaluate(_ model: VisionLanguageModel, examples: [Example], split: S
         : []
     var byFamily: [String: (n: Int, greedy: Int, pass: Double)] = [:]
     var greedyTotal = 0, passTotal = 0.0
+    var counts: [Int] = []
     for (i, e) in examples.enumerated() {
         guard let gold = e.answer else { continue }
         let g = AnswerExtractor.extract(ids: greedy[i][0].tokens, tokenizer: tokenizer) == gold ? 1 : 0
         let c = k > 0 ? sampled[i].filter { AnswerExtractor.extract(ids: $0.tokens, tokenizer: tokenizer) == gold }.count : 0
         let p = k > 0 ? passAtK(n: k, c: c, k: k) : 0
         greedyTotal += g; passTotal += p
+        counts.append(c)
         var f = byFamily[e.family.rawValue] ?? (0, 0, 0)
         f.n += 1; f.greedy += g; f.pass += p
         byFamily[e.family.rawValue] = f
@@ -68,5 +78,5 @@ public func evaluate(_ model: VisionLanguageModel, examples: [Example], split: S
         split: split, k: k, temperature: temperature, prompts: n,
         greedyAcc: n > 0 ? Double(greedyTotal) / Double(n) : 0, passAtK: n > 0 ? passTotal / Double(n) : 0,
         families: byFamily.mapValues { AccuracySummary(prompts: $0.n, greedyAcc: Double($0.greedy) / Double($0.n), passAtK: $0.pass / Double($0.n)) },
-        seconds: Date().timeIntervalSince(start))
+        seconds: Date().timeIntervalSince(start), correctCounts: counts)
 }

@@ -7,7 +7,7 @@ import MSTaRWorkbench
 enum WorkbenchSetup {
     static func makeSession(runDirectory: String, mode: Session.Mode, inputDirectory: String? = nil) -> Session {
         let session = Session(runDirectory: runDirectory, mode: mode, inputDirectory: inputDirectory)
-        // Engine registrations go here, e.g. EngineCommands.register(in: session).
+        EngineCommands.register(in: session)
         return session
     }
 }

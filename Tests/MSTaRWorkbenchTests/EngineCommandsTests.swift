@@ -1,0 +1,101 @@
+import Foundation
+import MSTaRModel
+import MSTaRTasks
+import MSTaRTensor
+import MSTaRWorkbench
+import Testing
+
+/// The method's commands in a real session, on a tiny policy and a small suite.
+@Suite struct EngineCommandsTests {
+    /// A tiny policy saved as a checkpoint, for `load`.
+    static let checkpoint: String = {
+        var c = ModelConfig(vocab: Tokenizer.standard.vocabSize)
+        c.visionDim = 16; c.visionLayers = 1; c.visionHeads = 2; c.visionMLP = 32
+        c.dModel = 32; c.layers = 1; c.heads = 2; c.mlpHidden = 64; c.stemChannels = [4, 8]
+        var rng = RNG(seed: 8)
+        let model = try! VisionLanguageModel(c, rng: &rng)
+        let dir = try! Fixture.tempDir("engine-policy") + "/tiny"
+        try! Checkpoint.save(model: model, state: TrainingState(), to: URL(fileURLWithPath: dir))
+        return dir
+    }()
+
+    static let setup = [
+        "set threads 1", "data generate --fraction 0.02", "load \(checkpoint)", "recipe mstar",
+        "set prompts 8", "set k 4", "set max_tokens 16", "set dynamics_prompts 4", "set dynamics_k 4",
+        "set temperature_prompts 2", "set temperature_min 0.5", "set temperature_max 1", "set temperature_step 0.5",
+        "set prm_prompts 4", "set prm_samples 2", "set prm_rollouts 2", "set prm_epochs 1", "set batch_size 4",
+    ]
+
+    func session(_ name: String) throws -> Session {
+        let s = try Fixture.session(name)
+        EngineCommands.register(in: s)
+        for line in Self.setup {
+            let e = s.execute(line)
+            #expect(e.status == .completed, "\(line): \(e.error ?? "")")
+        }
+        return s
+    }
+
+    @Test func stepReportsAndLogsDynamics() throws {
+        let s = try session("engine-step")
+        let out = Fixture.run(s, "step")
+        #expect(out.contains { $0.hasPrefix("temperature search (Reward-Pass@2): 0.5 ") && $0.contains(" -> ") })
+        #expect(out.contains { $0.hasPrefix("step 1 (continuous, T ") && $0.contains("2 prompts, 8 samples") })
+        #expect(out.contains { $0.hasPrefix("validation (4 prompts, K 4): greedy ") && $0.contains("(prm)") })
+        let lines = try String(contentsOfFile: s.outputPath("dynamics.jsonl"), encoding: .utf8).split(separator: "\n")
+        #expect(lines.count == 1 && lines[0].contains("\"reward_pass_at_2\""))
+        let table = Fixture.run(s, "dynamics")
+        #expect(table.count == 2 && table[0].contains("RP@2") && table[1].hasPrefix("  1 "))
+        let sample = Fixture.run(s, "sample --prompt 1 --show 2")
+        #expect(sample.contains { $0.hasPrefix("question: ") } && sample.contains { $0.contains("4 responses") })
+        #expect(sample.contains { $0.hasPrefix("    steps (oracle, PRM): ") })
+        let bad = s.execute("sample --prompt 9")
+        #expect(bad.status == .failed && bad.error!.contains("--prompt takes 0 to 1"))
+    }
+
+    @Test func settingsAndRecipesCheckTheirValues() throws {
+        let s = try session("engine-settings")
+        #expect(Fixture.run(s, "set interval 0.5") == ["interval = 0.5"])
+        let e1 = s.execute("set interval 2")
+        #expect(e1.status == .failed && e1.error!.contains("interval takes a number"))
+        let e2 = s.execute("recipe mstr")
+        #expect(e2.status == .failed && e2.error!.contains("did you mean 'mstar'"))
+        let e3 = s.execute("set selection best")
+        #expect(e3.status == .failed && e3.error!.contains("prm-top"))
+        #expect(Fixture.run(s, "recipe rest-em") == ["recipe rest-em: method rest-em, interval 1"])
+    }
+
+    /// A session saved and loaded mid-run writes the same dynamics as one that ran through.
+    @Test func saveAndLoadContinueTheRun() throws {
+        let whole = try session("engine-whole")
+        #expect(whole.execute("evolve 2").status == .completed)
+        let first = try session("engine-first")
+        #expect(first.execute("step").status == .completed)
+        #expect(Fixture.run(first, "save checkpoints/run") == ["saved run after 1 iterations to checkpoints/run"])
+        let second = try Fixture.session("engine-second")
+        EngineCommands.register(in: second)
+        for line in Self.setup.prefix(2) { second.execute(line) }
+        let loaded = Fixture.run(second, "load \(first.outputPath("checkpoints/run"))")
+        #expect(loaded.first?.hasPrefix("run ") == true && loaded.first!.contains("1 iterations done"))
+        #expect(second.execute("step").status == .completed)
+        let a = try String(contentsOfFile: whole.outputPath("dynamics.jsonl"), encoding: .utf8)
+        let b = try String(contentsOfFile: second.outputPath("dynamics.jsonl"), encoding: .utf8)
+        #expect(a == b)
+    }
+
+    /// eval, Pass@k against k, and the PRM's calibration plot come from the commands' results.
+    @Test func evalAndPRMCommands() throws {
+        let s = try session("engine-eval")
+        let out = Fixture.run(s, "eval --split validation --k 4 --limit 4")
+        #expect(out.first?.hasPrefix("validation (4 prompts, K 4, T 1): greedy ") == true && out.filter { $0.hasPrefix("  ") }.count == 5)
+        let prm = Fixture.run(s, "prm train")
+        #expect(prm.first?.hasPrefix("PRM: ") == true)
+        let cal = Fixture.run(s, "prm calibration --prompts 2 --k 2")
+        #expect(cal.first?.contains("PRM step accuracy against the oracle") == true)
+        if Fixture.hasGnuplot {
+            let plot = Fixture.run(s, "plot pass_at_k_curve --out plots/k.png")
+            #expect(plot.first?.contains("4 points, x 1..4") == true)
+            #expect(FileManager.default.fileExists(atPath: s.outputPath("plots/k.png")))
+        }
+    }
+}
