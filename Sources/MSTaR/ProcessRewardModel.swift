@@ -88,15 +88,41 @@ public final class ProcessRewardModel {
     }
 
     /// Sigmoid score of every step of every response; `items` are (example, response ids).
+    /// Each distinct scene is encoded once, however many responses it has.
     public func stepScores(_ items: [(example: Example, tokens: [Int])], batchSize: Int = 64) throws -> [[Float]] {
+        // Identical responses to one prompt are scored once, and similar lengths share a batch
+        // (less padding); the scores are the same either way.
+        struct Key: Hashable { var id: String; var tokens: [Int] }
+        var firstOf: [Key: Int] = [:], unique: [(example: Example, tokens: [Int])] = [], source: [Int] = []
+        for item in items {
+            let key = Key(id: item.example.id, tokens: item.tokens)
+            if let u = firstOf[key] { source.append(u); continue }
+            firstOf[key] = unique.count; source.append(unique.count); unique.append(item)
+        }
+        let order = unique.indices.sorted { (unique[$0].tokens.count, $0) < (unique[$1].tokens.count, $1) }
+        let scored = try scoreInOrder(order.map { unique[$0] }, batchSize: batchSize)
+        var byUnique = [[Float]](repeating: [], count: unique.count)
+        for (i, u) in order.enumerated() { byUnique[u] = scored[i] }
+        return source.map { byUnique[$0] }
+    }
+
+    func scoreInOrder(_ items: [(example: Example, tokens: [Int])], batchSize: Int) throws -> [[Float]] {
         var out = [[Float]](repeating: [], count: items.count)
         try Tensor.withoutGrad {
+            let prefixes = try scenePrefixes(items.map(\.example))
+            let rowSize = model.config.imageTokens * model.config.dModel
             var start = 0
             while start < items.count {
                 let end = Swift.min(items.count, start + batchSize)
                 let chunk = Array(items[start..<end])
                 let (batch, positions) = try layout(chunk.map { ($0.example, $0.tokens) })
-                let h = try model.hidden(images: batch.images, tokens: batch.tokens, batch: batch.batch, length: batch.length)
+                let prefix = Tensor(uninitialized: [chunk.count, model.config.imageTokens, model.config.dModel])
+                try withExtendedLifetime(prefixes.tensor) {
+                    for i in 0..<chunk.count {
+                        (prefix.ptr + i * rowSize).update(from: prefixes.tensor.ptr + prefixes.row[start + i] * rowSize, count: rowSize)
+                    }
+                }
+                let h = try model.hidden(prefix: prefix, tokens: batch.tokens, batch: batch.batch, length: batch.length)
                 let s = try model.scores(h)
                 try withExtendedLifetime(s) {
                     for (i, ps) in positions.enumerated() {
@@ -107,6 +133,35 @@ public final class ProcessRewardModel {
             }
         }
         return out
+    }
+
+    /// Image tokens of each distinct scene among `examples` ([U, imageTokens, dModel]) and, per
+    /// example, its row.
+    func scenePrefixes(_ examples: [Example]) throws -> (tensor: Tensor, row: [Int]) {
+        var index: [String: Int] = [:], unique: [Example] = [], row: [Int] = []
+        for e in examples {
+            if let i = index[e.id] { row.append(i); continue }
+            index[e.id] = unique.count; row.append(unique.count); unique.append(e)
+        }
+        let c = model.config, pixels = c.imageHeight * c.imageWidth
+        let out = Tensor(uninitialized: [unique.count, c.imageTokens, c.dModel])
+        let rowSize = c.imageTokens * c.dModel
+        var start = 0
+        while start < unique.count {
+            let end = Swift.min(unique.count, start + 64)
+            let images = Tensor.zeros([end - start, c.imageHeight, c.imageWidth])
+            for (i, e) in unique[start..<end].enumerated() {
+                guard let image = e.image else { continue }
+                guard image.height == c.imageHeight, image.width == c.imageWidth else {
+                    throw TensorError.shapeMismatch("scene \(image.height)x\(image.width) does not fit the model's \(c.imageHeight)x\(c.imageWidth) input")
+                }
+                image.pixels.withUnsafeBufferPointer { (images.ptr + i * pixels).update(from: $0.baseAddress!, count: pixels) }
+            }
+            let p = try model.vision(images)
+            try withExtendedLifetime(p) { (out.ptr + start * rowSize).update(from: p.ptr, count: (end - start) * rowSize) }
+            start = end
+        }
+        return (out, row)
     }
 
     /// One process score per response: the aggregate of its step scores.

@@ -60,13 +60,21 @@ public final class VisionLanguageModel {
     /// Final hidden states of the text positions, [B, T, dModel], for a batch of images [B, H, W]
     /// and token ids laid out [B, T] (right-padded; causal attention keeps padding from mattering).
     public func hidden(images: Tensor, tokens: [Int32], batch: Int, length: Int) throws -> Tensor {
+        guard images.shape.first == batch else {
+            throw TensorError.shapeMismatch("batch of \(batch): images \(images.shape) and \(tokens.count) tokens for length \(length)")
+        }
+        return try hidden(prefix: try vision(images), tokens: tokens, batch: batch, length: length)
+    }
+
+    /// `hidden` with the image tokens already computed ([B, imageTokens, dModel] from `vision`):
+    /// scoring K responses to one scene encodes the scene once.
+    public func hidden(prefix: Tensor, tokens: [Int32], batch: Int, length: Int) throws -> Tensor {
         guard length <= config.maxText else {
             throw TensorError.invalid("text of \(length) tokens exceeds the model's maxText \(config.maxText)")
         }
-        guard tokens.count == batch * length, images.shape.first == batch else {
-            throw TensorError.shapeMismatch("batch of \(batch): images \(images.shape) and \(tokens.count) tokens for length \(length)")
+        guard tokens.count == batch * length, prefix.shape == [batch, config.imageTokens, config.dModel] else {
+            throw TensorError.shapeMismatch("batch of \(batch): image tokens \(prefix.shape) and \(tokens.count) tokens for length \(length)")
         }
-        let prefix = try vision(images)
         let text = try add(try embedding(tokens, tokenEmbedding, shape: [batch, length]), try positionEmbedding.rows(0, length))
         let p = config.imageTokens
         var x = try concat([prefix, text], axis: 1)

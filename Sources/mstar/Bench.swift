@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import MSTaR
 import MSTaRModel
 import MSTaRTasks
 import MSTaRTensor
@@ -21,6 +22,12 @@ struct Bench: ParsableCommand {
 
     @Option(help: "Seed for weights and token ids.")
     var seed: UInt64 = 0
+
+    @Option(help: "Policy for the evolution step (default: checkpoints/pre-evolved when present, else a fresh policy briefly warmed up on the seed chains).")
+    var policy: String?
+
+    @Flag(help: "Skip the evolution step.")
+    var noEvolve = false
 
     func run() throws {
         Runtime.setThreads(threads ?? ProcessInfo.processInfo.activeProcessorCount)
@@ -98,7 +105,8 @@ struct Bench: ParsableCommand {
             generated = out.reduce(0) { $0 + $1.reduce(0) { $0 + $1.tokens.count } }
         }
         let sampleTokensPerSecond = Double(generated) / sampleSeconds
-        let result: [String: Any] = [
+        let evolve = noEvolve ? nil : try evolveStep()
+        var result: [String: Any] = [
             "gemm_gflops": round3(gemmGflops),
             "gemm": gemm,
             "train_tokens_per_s": round3(tokensPerSecond),
@@ -119,6 +127,7 @@ struct Bench: ParsableCommand {
             "config": ["vocab": config.vocab, "d_model": c, "layers": config.layers, "heads": config.heads,
                        "mlp_hidden": h, "seq": seq, "batch": batch, "params": params, "steps": steps],
         ]
+        if let evolve { for (k, v) in evolve { result[k] = v } }
         if json {
             let data = try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys])
             print(String(decoding: data, as: UTF8.self))
@@ -128,8 +137,53 @@ struct Bench: ParsableCommand {
             print("train matmuls   \(fmt(trainGflops)) GFLOP/s = \(fmt(100 * trainGflops / gemmGflops))% of gemm")
             print("policy SFT step \(fmt(sftTokensPerSecond)) tokens/s (32 x 48 text positions, \(policy.parameterCount) parameters)")
             print("policy sampling \(fmt(sampleTokensPerSecond)) tokens/s (128 prompts x 16 samples x 32 tokens, KV cache, T=1)")
+            if let evolve, let mean = evolve["evolve_step_s"] as? Double, let plain = evolve["evolve_step_no_search_s"] as? Double {
+                print("evolve step     \(fmt(mean)) s mean of 2 (mstar recipe, 128 prompts x 16, PRM, temperature search every 2), \(fmt(plain)) s without the search (\(evolve["evolve_policy"] ?? ""))")
+            }
             print("peak RSS        \(fmt(peakRSSMegabytes())) MB; \(params) parameters")
         }
+    }
+}
+
+extension Bench {
+    /// Two steps of the `mstar` recipe (128 prompts x 16 samples, PRM scoring of every sample,
+    /// training on the PRM top-2, dynamics on 128 validation prompts; the first step also searches
+    /// the temperature): the mean is what a step costs with the search every 2 iterations.
+    func evolveStep() throws -> [String: Any] {
+        let suite = try TaskSuite(seed: seed, bank: try DigitBank.load())
+        let path = policy ?? "checkpoints/pre-evolved"
+        let model: VisionLanguageModel, source: String
+        if FileManager.default.fileExists(atPath: path + "/config.json") {
+            model = try Checkpoint.load(from: URL(fileURLWithPath: path)).model
+            source = path
+        } else {
+            guard policy == nil else { throw ValidationError("no checkpoint at \(path)") }
+            var rng = RNG(seed: seed, stream: 0xBE)
+            model = try VisionLanguageModel(ModelConfig(vocab: Tokenizer.standard.vocabSize), rng: &rng)
+            let seedSet = try suite.examples(.seed).compactMap { try TrainingSequence($0) }
+            let warm = SFTTrainer(model: model, options: .init(batchSize: 32, schedule: .constant(lr: 1e-3)), seed: seed)
+            _ = try warm.train(seedSet, epochs: 4)
+            source = "fresh policy after 4 epochs on the seed chains"
+        }
+        let run = try Evolution(suite: suite, policy: model, settings: Recipe.mstar.settings, seed: seed)
+        // A PRM of the same size (scoring costs the same whether or not it is trained).
+        run.usePRM(ProcessRewardModel(model: try model.copy()), report: nil)
+        let steps = try run.evolve(2)
+        let mean = steps.reduce(0) { $0 + $1.times.total } / Double(steps.count)
+        func phases(_ t: PhaseTimes) -> [String: Double] {
+            ["temperature": round3(t.temperature), "sample": round3(t.sample), "prm": round3(t.prm), "select": round3(t.select),
+             "train": round3(t.train), "dynamics": round3(t.dynamics), "total": round3(t.total)]
+        }
+        return [
+            "evolve_step_s": round3(mean),
+            "evolve_step_no_search_s": round3(steps[1].times.total),
+            "evolve_steps": steps.map { phases($0.times) },
+            "evolve_policy": source,
+            "evolve_config": ["recipe": "mstar", "prompts": steps[0].record.prompts, "k": run.settings.k,
+                              "samples": steps[0].record.samples, "validation": run.settings.dynamicsPrompts,
+                              "temperature_candidates": run.settings.candidateTemperatures.count,
+                              "temperature_prompts": run.settings.temperaturePrompts],
+        ]
     }
 }
 

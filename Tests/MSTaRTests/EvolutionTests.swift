@@ -195,6 +195,26 @@ import Testing
         #expect(ProcessRewardModel.stepEnds([]) == [])
     }
 
+    /// Scoring with each scene encoded once agrees with encoding it for every response.
+    @Test func sharedScenePrefixesGiveTheSameScores() throws {
+        try Runtime.withThreads(1) {
+            let prm = ProcessRewardModel(model: Fixture.policy)
+            let e = Array(Fixture.suite.examples(.validation).prefix(3))
+            let t = Tokenizer.standard
+            let items = try [(e[0], "read 3 ; answer 3"), (e[0], "answer 7"), (e[1], "read 1 2 ; 1 + 2 = 3 ; answer 3"), (e[2], "answer 1"), (e[0], "count 2")]
+                .map { (example: $0.0, tokens: try t.encodeResponse($0.1)) }
+            let shared = try prm.stepScores(items, batchSize: 2)
+            for (i, item) in items.enumerated() {
+                let seq = TrainingSequence(image: item.example.image, prompt: try t.encodePrompt(question: item.example.question, hasImage: true),
+                                           response: item.tokens + [t.pad])
+                let b = try SequenceBatch([seq], config: prm.model.config)
+                let s = try Tensor.withoutGrad { try prm.model.scores(try prm.model.hidden(images: b.images, tokens: b.tokens, batch: 1, length: b.length)) }
+                let direct = ProcessRewardModel.stepEnds(item.tokens).map { 1 / (1 + exp(-s.ptr[seq.prompt.count + $0])) }
+                #expect(zip(direct, shared[i]).allSatisfy { abs($0 - $1) < 1e-5 }, "item \(i): \(direct) vs \(shared[i])")
+            }
+        }
+    }
+
     /// Monte-Carlo labels: the last step's label is the response's correctness; training lowers the
     /// loss; calibration counts every aligned step.
     @Test func monteCarloLabelsAndTraining() throws {
