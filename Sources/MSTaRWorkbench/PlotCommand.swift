@@ -13,7 +13,7 @@ public enum PlotCommand {
             "plot", group: "plots", summary: "plot metrics per iteration with gnuplot",
             discussion: """
             Each METRIC comes from the engine, or from the dynamics.jsonl of the run (or of every --from file,
-            one curve per file and metric). At the prompt the plot is drawn as text in the terminal; --out
+            one curve per file and metric; --runs NAME,... reads the runs saved with save NAME). At the prompt the plot is drawn as text in the terminal; --out
             writes a file too (.png, .svg or .txt, inside the run directory when relative). In scripts a plot
             without --out goes to plots/METRICS.png. --window opens a gnuplot window when DISPLAY is set.
             Metrics: \(MetricSpec.dynamicsColumns.map(\.0).joined(separator: ", ")) and any the engine registers.
@@ -21,6 +21,7 @@ public enum PlotCommand {
             arguments: [ArgumentSpec("metrics", .name(.metric), default: .none, variadic: true, help: "metrics to plot")],
             options: [
                 OptionSpec("from", .list(.path), help: "dynamics.jsonl files to read (default: the run's own)"),
+                OptionSpec("runs", .list(.string), help: "runs saved in the run directory (save DIR): reads DIR/dynamics.jsonl of each"),
                 OptionSpec("x", .string, default: .value(.string("step")), help: "the key of the x axis"),
                 OptionSpec("out", .outputPath, help: "write the plot to this file (.png, .svg or .txt)"),
                 OptionSpec("title", .string, help: "the title (default: the metrics)"),
@@ -70,7 +71,7 @@ public enum PlotCommand {
     /// The figure for `metrics`: one curve per metric and source file.
     static func figure(_ metrics: [String], _ cmd: ParsedCommand, _ s: Session) throws -> Plot {
         let xKey = cmd.string("x")
-        let files = cmd.strings("from").map(s.inputPath)
+        let files = cmd.strings("from").map(s.inputPath) + cmd.strings("runs").map { s.outputPath($0 + "/" + DynamicsFile.fileName) }
         let sources = files.isEmpty ? [s.outputPath(DynamicsFile.fileName)] : files
         var series: [PlotSeries] = []
         for m in metrics {

@@ -181,3 +181,29 @@ def test_stdin_not_a_terminal_reads_plain_lines(mstar, workdir):
     assert "seed = 3\n" in result.stdout
     assert "error: unknown command 'hlep'; did you mean 'help'?\n" in result.stdout
     assert "* seed" in result.stdout
+
+
+def test_ctrl_c_during_evolve_keeps_the_completed_steps(mstar, workdir):
+    child = start(mstar, workdir)
+    for line, reply in [("data generate --fraction 0.02", "suite seed 0"), ("model new", "new policy"),
+                        ("set prompts 8", "prompts = 8"), ("set k 4", "k = 4"), ("set max_tokens 12", "max_tokens = 12"),
+                        ("set dynamics_prompts 4", "dynamics_prompts = 4"), ("set dynamics_k 2", "dynamics_k = 2")]:
+        child.sendline(line)
+        child.expect_exact(reply)
+        child.expect_exact(PROMPT)
+    child.sendline("evolve 500")
+    child.expect_exact("evolve [", timeout=60)
+    child.expect(r"evolve \[[^\]]*\] [1-9]", timeout=60)  # at least one step has completed
+    child.sendcontrol("c")
+    child.expect(r"interrupted after (\d+) of 500 iterations", timeout=60)
+    done = int(child.match.group(1))
+    assert done >= 1
+    child.expect_exact(PROMPT)
+    child.sendline("dynamics")
+    child.expect_exact("RP@2")
+    child.expect_exact(PROMPT)
+    finish(child)
+    run = workdir[0] / "run"
+    journal = (run / "session.mstar").read_text()
+    assert f"\nevolve {done}\n" in journal
+    assert len((run / "dynamics.jsonl").read_text().splitlines()) == done

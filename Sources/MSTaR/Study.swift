@@ -1,0 +1,119 @@
+import Foundation
+
+/// The MSTaR study's comparisons as data: each experiment is a list of variants, each variant a
+/// complete set of method settings (or the untrained baseline). `mstar reproduce` runs them.
+public struct StudyVariant: Sendable {
+    public var name: String
+    /// nil: the pre-evolved policy itself, evaluated without evolution.
+    public var settings: EvolutionSettings?
+
+    public init(_ name: String, _ settings: EvolutionSettings?) { self.name = name; self.settings = settings }
+
+    /// Identical settings are one run, shared by every experiment that lists them.
+    public var key: String {
+        guard let settings else { return "pre-evolved" }
+        let e = JSONEncoder()
+        e.outputFormatting = .sortedKeys
+        let data = (try? e.encode(settings)) ?? Data()
+        var h: UInt64 = 0xcbf29ce484222325
+        for b in data { h = (h ^ UInt64(b)) &* 0x100000001b3 }  // FNV-1a
+        return String(h, radix: 16)
+    }
+}
+
+public struct StudyExperiment: Sendable {
+    public var name: String
+    public var title: String
+    /// What the study found, for the report.
+    public var finding: String
+    public var variants: [StudyVariant]
+}
+
+/// How large the study's runs are.
+public struct StudyScale: Codable, Sendable, Equatable {
+    public var prompts: Int
+    public var epochs: Double
+    public var dynamicsPrompts: Int
+    public var temperaturePrompts: Int
+    public var testPrompts: Int
+    public var oodPrompts: Int
+
+    public static let full = StudyScale(prompts: 384, epochs: 2, dynamicsPrompts: 64, temperaturePrompts: 32, testPrompts: 800, oodPrompts: 400)
+    public static let quick = StudyScale(prompts: 128, epochs: 1, dynamicsPrompts: 32, temperaturePrompts: 16, testPrompts: 400, oodPrompts: 200)
+}
+
+public enum Study {
+    /// The experiments, at `scale`; `quick` keeps one variant per question.
+    public static func experiments(scale: StudyScale, quick: Bool) -> [StudyExperiment] {
+        func base(_ r: Recipe) -> EvolutionSettings {
+            var s = r.settings
+            s.prompts = scale.prompts; s.epochs = scale.epochs
+            s.dynamicsPrompts = scale.dynamicsPrompts; s.temperaturePrompts = scale.temperaturePrompts
+            return s
+        }
+        func with(_ r: Recipe, _ change: (inout EvolutionSettings) -> Void) -> EvolutionSettings {
+            var s = base(r); change(&s); return s
+        }
+        let intervals: [Double] = quick ? [0.25] : [1, 0.5, 0.25, 0.125, 0.0625]
+        var methods: [StudyVariant] = [
+            StudyVariant("pre-evolved", nil),
+            StudyVariant("sft (seed CoT)", base(.sft)),
+            StudyVariant("iterative-rft", base(.iterativeRFT)),
+            StudyVariant("rest-em", base(.restEM)),
+        ]
+        methods += intervals.map { i in StudyVariant("continuous (interval \(formatNumber(i)))", with(.continuous) { $0.interval = i }) }
+        methods += [StudyVariant("continuous + PRM top-2", base(.continuousPRM)), StudyVariant("mstar (full recipe)", base(.mstar))]
+        if !quick { methods.append(StudyVariant("grpo (online baseline)", base(.grpo))) }
+
+        var selection: [StudyVariant] = [
+            StudyVariant("all correct", base(.continuous)),
+            StudyVariant("PRM top-2", base(.continuousPRM)),
+        ]
+        if !quick {
+            selection = [
+                StudyVariant("all correct", base(.continuous)),
+                StudyVariant("random-2", with(.continuous) { $0.selection = .random; $0.selectK = 2 }),
+                StudyVariant("PRM >= 0.5", with(.continuous) { $0.selection = .prmThreshold; $0.alpha = 0.5 }),
+                StudyVariant("PRM top-1", with(.continuousPRM) { $0.selectK = 1 }),
+                StudyVariant("PRM top-2", base(.continuousPRM)),
+                StudyVariant("PRM top-4", with(.continuousPRM) { $0.selectK = 4 }),
+            ]
+        }
+
+        var prompts: [StudyVariant] = [
+            StudyVariant("labelled only", base(.continuousPRM)),
+            StudyVariant("+ unlabelled, oracle labels", with(.continuousPRM) { $0.promptVariation = .oracle; $0.unlabelledPrompts = scale.prompts }),
+            StudyVariant("+ unlabelled, majority vote", with(.continuousPRM) { $0.promptVariation = .majority; $0.unlabelledPrompts = scale.prompts }),
+            StudyVariant("+ unlabelled, PRM-weighted vote", with(.continuousPRM) { $0.promptVariation = .prmVote; $0.unlabelledPrompts = scale.prompts }),
+        ]
+        if !quick {
+            for m in [0.25, 0.5, 0.75] {
+                prompts.append(StudyVariant("+ unlabelled (PRM vote), T_mixin \(Int(m * 100))%",
+                                            with(.continuousPRM) { $0.promptVariation = .prmVote; $0.unlabelledPrompts = scale.prompts; $0.mixin = m }))
+            }
+        } else {
+            prompts = Array(prompts.prefix(1)) + [prompts[3]]
+        }
+
+        var temperature: [StudyVariant] = (quick ? [1.0] : [0.6, 1.0, 1.4]).map { t in
+            StudyVariant("fixed T = \(formatNumber(t))", with(.continuousPRM) { $0.temperature = Float(t) })
+        }
+        temperature.append(StudyVariant("dynamic (Reward-Pass@2)", base(.mstar)))
+        if !quick { temperature.append(StudyVariant("dynamic (Pass@K)", with(.mstar) { $0.temperatureCriterion = .passAtK })) }
+
+        return [
+            StudyExperiment(name: "methods", title: "Training methods",
+                            finding: "continuous self-evolving with a moderate interval (25%) beats iterative RFT and ReST-EM; the PRM and the dynamic temperature add to it",
+                            variants: methods),
+            StudyExperiment(name: "selection", title: "Selection among correct responses",
+                            finding: "the PRM helps as a reranker of correct responses; top-2 is best",
+                            variants: selection),
+            StudyExperiment(name: "prompts", title: "Prompt variation",
+                            finding: "unlabelled prompts help only when the reward is reliable; the recipe uses labelled prompts only",
+                            variants: prompts),
+            StudyExperiment(name: "temperature", title: "Dynamics: fixed versus dynamic temperature",
+                            finding: "Pass@K falls at every fixed temperature; choosing the temperature by Reward-Pass@2 beats fixed ones and choosing by Pass@K",
+                            variants: temperature),
+        ]
+    }
+}

@@ -1,0 +1,320 @@
+import ArgumentParser
+import Foundation
+import MSTaR
+import MSTaRModel
+import MSTaRTasks
+import MSTaRTensor
+import MSTaRWorkbench
+
+/// `mstar reproduce`: the study's comparisons (methods, selection, prompt variation, temperature,
+/// PRM as verifier), several seeds each, into markdown tables, plots and results/summary.json.
+struct Reproduce: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the MSTaR study's comparisons on our tasks: tables, dynamics plots and summary.json in results/.",
+        discussion: """
+        Every variant starts from the pre-evolved policy and runs a whole self-evolving run; each seed trains one PRM that all
+        its runs share (for PRM selection, votes and Reward-Pass@2). Identical variants listed by several experiments run once.
+        A finished run keeps its metrics under OUT/runs/, so an interrupted reproduce continues where it stopped.
+        """)
+
+    @Flag(help: "A subset: one seed, smaller runs, one variant per question (under 15 minutes).")
+    var quick = false
+
+    @Option(help: "Seeds, comma-separated (default: 0,1,2; 0 with --quick).")
+    var seeds: String?
+
+    @Option(help: "Output directory.")
+    var out = "results"
+
+    @Option(help: "The pre-evolved policy.")
+    var policy = "checkpoints/pre-evolved"
+
+    @Option(help: "Only these experiments (comma-separated: methods, selection, prompts, temperature, verifier).")
+    var only: String?
+
+    @Option(help: "BLAS and worker threads (default: the number of cores).")
+    var threads: Int?
+
+    func run() throws {
+        let start = Date()
+        Runtime.setThreads(threads ?? ProcessInfo.processInfo.activeProcessorCount)
+        let seedList = try (seeds ?? (quick ? "0" : "0,1,2")).split(separator: ",").map { s -> UInt64 in
+            guard let v = UInt64(s.trimmingCharacters(in: .whitespaces)) else { throw ValidationError("--seeds takes numbers like 0,1,2") }
+            return v
+        }
+        guard FileManager.default.fileExists(atPath: policy + "/config.json") else {
+            throw ValidationError("no policy at \(policy); make it with: scripts/mstar pre-evolve")
+        }
+        let initial = try Checkpoint.load(from: URL(fileURLWithPath: policy)).model
+        let suite = try TaskSuite(seed: 0, bank: try DigitBank.load())
+        let scale = quick ? StudyScale.quick : StudyScale.full
+        let wanted = only.map { Set($0.split(separator: ",").map(String.init)) }
+        let experiments = Study.experiments(scale: scale, quick: quick).filter { wanted?.contains($0.name) ?? true }
+        let outDir = URL(fileURLWithPath: out)
+        try FileManager.default.createDirectory(at: outDir.appendingPathComponent("plots"), withIntermediateDirectories: true)
+        let test = Array(suite.examples(.test).prefix(scale.testPrompts))
+        let ood = Array(suite.examples(.ood).prefix(scale.oodPrompts))
+        log("reproduce: \(experiments.map(\.name).joined(separator: ", ")); seeds \(seedList.map(String.init).joined(separator: ",")); "
+            + "\(scale.prompts) prompts, \(formatNumber(scale.epochs)) epochs; test \(test.count), ood \(ood.count) prompts")
+
+        // experiment -> variant -> seed -> metrics
+        var summary: [String: [String: [String: RunMetrics]]] = [:]
+        var verifier: [String: VerifierMetrics] = [:]
+        for seed in seedList {
+            let prm = try sharedPRM(seed: seed, initial: initial, suite: suite, scale: scale, outDir: outDir)
+            for experiment in experiments {
+                for variant in experiment.variants {
+                    let m = try runVariant(variant, seed: seed, initial: initial, prm: prm, suite: suite, test: test, ood: ood, outDir: outDir)
+                    summary[experiment.name, default: [:]][variant.name, default: [:]][String(seed)] = m
+                }
+            }
+            if wanted?.contains("verifier") ?? true {
+                verifier[String(seed)] = try verifierExperiment(seed: seed, policy: initial, prm: prm, test: test, outDir: outDir)
+            }
+        }
+
+        // Reports.
+        let seconds = Date().timeIntervalSince(start)
+        var report = "# Results of `mstar reproduce\(quick ? " --quick" : "")`\n\n"
+        report += "Seeds \(seedList.map(String.init).joined(separator: ", ")); each run starts from `\(policy)`; prompt set \(scale.prompts) labelled prompts, "
+            + "\(formatNumber(scale.epochs)) passes; test \(test.count) prompts, OOD \(ood.count) prompts; Pass@16 at T = 1. "
+            + "Mean ± standard deviation over seeds. Wall time \(String(format: "%.1f", seconds / 60)) min "
+            + "(\(Runtime.threads) threads). Command: `scripts/mstar reproduce\(CommandLine.arguments.dropFirst(2).map { " " + $0 }.joined())`.\n\n"
+        for e in experiments {
+            let table = markdownTable(e, summary[e.name] ?? [:], seeds: seedList)
+            try write(table, "\(e.name).md", outDir)
+            report += table + "\n"
+            try plotDynamics(e, seeds: seedList, outDir: outDir)
+        }
+        if !verifier.isEmpty {
+            let table = verifierTable(verifier)
+            try write(table, "verifier.md", outDir)
+            report += table + "\n"
+            try plotVerifier(verifier, outDir: outDir)
+        }
+        try write(report, "README.md", outDir)
+        let e = JSONEncoder()
+        e.outputFormatting = [.prettyPrinted, .sortedKeys]
+        var json = try JSONSerialization.jsonObject(with: try e.encode(summary)) as! [String: Any]
+        if !verifier.isEmpty { json["verifier"] = try JSONSerialization.jsonObject(with: try e.encode(verifier)) }
+        try JSONSerialization.data(withJSONObject: json, options: [.prettyPrinted, .sortedKeys]).write(to: outDir.appendingPathComponent("summary.json"))
+        let meta: [String: Any] = [
+            "command": "scripts/mstar reproduce" + CommandLine.arguments.dropFirst(2).map { " " + $0 }.joined(),
+            "seeds": seedList.map { Int($0) }, "wall_seconds": (seconds * 10).rounded() / 10, "threads": Runtime.threads,
+            "policy": policy, "scale": try JSONSerialization.jsonObject(with: try e.encode(scale)),
+            "experiments": experiments.map { ["name": $0.name, "variants": $0.variants.map { ["name": $0.name, "run": $0.key] }] },
+        ]
+        try JSONSerialization.data(withJSONObject: meta, options: [.prettyPrinted, .sortedKeys]).write(to: outDir.appendingPathComponent("run.json"))
+        log("reproduce: done in \(String(format: "%.1f", seconds / 60)) min; see \(out)/README.md")
+    }
+
+    func log(_ s: String) { FileHandle.standardError.write(Data((s + "\n").utf8)) }
+
+    func write(_ text: String, _ name: String, _ dir: URL) throws {
+        try AtomicFile.write(Data(text.utf8), to: dir.appendingPathComponent(name))
+    }
+
+    // MARK: runs
+
+    struct FamilyMetrics: Codable { var greedy: Double; var pass_at_16: Double }
+
+    struct RunMetrics: Codable {
+        var test_greedy: Double
+        var test_pass_at_16: Double
+        var ood_greedy: Double
+        var ood_pass_at_16: Double
+        var test_families: [String: FamilyMetrics]
+        var iterations: Int
+        var final_temperature: Float?
+        var seconds: Double
+    }
+
+    /// One PRM per seed, trained from the pre-evolved policy (saved so a rerun reuses it).
+    func sharedPRM(seed: UInt64, initial: VisionLanguageModel, suite: TaskSuite, scale: StudyScale, outDir: URL) throws -> ProcessRewardModel {
+        let dir = outDir.appendingPathComponent("runs/prm/seed-\(seed)")
+        if FileManager.default.fileExists(atPath: dir.appendingPathComponent("config.json").path) {
+            return ProcessRewardModel(model: try Checkpoint.load(from: dir).model)
+        }
+        var settings = Recipe.mstar.settings
+        settings.prompts = scale.prompts
+        let run = try Evolution(suite: suite, policy: initial, settings: settings, seed: seed)
+        let r = try run.trainPRM()
+        log("seed \(seed): PRM on \(r.responses) responses, \(r.steps) steps; MC labels agree with the oracle on \(String(format: "%.3f", r.labelAccuracy)); \(String(format: "%.0f", r.seconds)) s")
+        try Checkpoint.save(model: run.prm!.model, state: TrainingState(method: "prm"), to: dir)
+        let e = JSONEncoder()
+        e.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try AtomicFile.write(try e.encode(r), to: outDir.appendingPathComponent("runs/prm/seed-\(seed)-report.json"))
+        return run.prm!
+    }
+
+    func evaluateBoth(_ model: VisionLanguageModel, test: [Example], ood: [Example], seed: UInt64) throws -> (EvaluationResult, EvaluationResult) {
+        (try evaluate(model, examples: test, split: "test", k: 16, temperature: 1, seed: seed ^ 0x7E57),
+         try evaluate(model, examples: ood, split: "ood", k: 16, temperature: 1, seed: seed ^ 0x00D))
+    }
+
+    func runVariant(_ v: StudyVariant, seed: UInt64, initial: VisionLanguageModel, prm: ProcessRewardModel, suite: TaskSuite,
+                    test: [Example], ood: [Example], outDir: URL) throws -> RunMetrics {
+        let dir = outDir.appendingPathComponent("runs/\(v.key)/seed-\(seed)")
+        let metricsFile = dir.appendingPathComponent("metrics.json")
+        if let data = try? Data(contentsOf: metricsFile), let m = try? JSONDecoder().decode(RunMetrics.self, from: data) { return m }
+        let start = Date()
+        try? FileManager.default.removeItem(at: dir)
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        var model = initial
+        var iterations = 0
+        var temperature: Float?
+        if let settings = v.settings {
+            let e = JSONEncoder()
+            e.outputFormatting = [.prettyPrinted, .sortedKeys]
+            try AtomicFile.write(try e.encode(settings), to: dir.appendingPathComponent("settings.json"))
+            let run = try Evolution(suite: suite, policy: initial, settings: settings, seed: seed)
+            run.usePRM(prm, report: nil)
+            run.runDirectory = dir
+            for i in 0..<settings.iterations {
+                let r = try run.step()
+                log("  \(v.name) seed \(seed) step \(i + 1)/\(settings.iterations): T \(r.record.temperature), selected \(r.record.selected), "
+                    + "validation greedy \(String(format: "%.3f", r.record.greedyAcc ?? 0)), Pass@\(r.record.k) \(String(format: "%.3f", r.record.passAtK)) "
+                    + "(\(String(format: "%.1f", r.times.total)) s)")
+            }
+            model = run.policy
+            iterations = run.iteration
+            temperature = run.temperature
+        }
+        let (t, o) = try evaluateBoth(model, test: test, ood: ood, seed: seed)
+        let m = RunMetrics(test_greedy: t.greedyAcc, test_pass_at_16: t.passAtK, ood_greedy: o.greedyAcc, ood_pass_at_16: o.passAtK,
+                           test_families: t.families.mapValues { FamilyMetrics(greedy: $0.greedyAcc, pass_at_16: $0.passAtK) },
+                           iterations: iterations, final_temperature: temperature, seconds: Date().timeIntervalSince(start))
+        let e = JSONEncoder()
+        e.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try AtomicFile.write(try e.encode(m), to: metricsFile)
+        log("\(v.name) seed \(seed): test greedy \(String(format: "%.3f", m.test_greedy)), Pass@16 \(String(format: "%.3f", m.test_pass_at_16)); "
+            + "OOD greedy \(String(format: "%.3f", m.ood_greedy)) (\(String(format: "%.0f", m.seconds)) s)")
+        return m
+    }
+
+    // MARK: PRM as verifier
+
+    struct VerifierMetrics: Codable {
+        var n: [Int]
+        var pass_at_n: [Double]
+        var majority: [Double]
+        var prm_best_of_n: [Double]
+        var prm_weighted_vote: [Double]
+    }
+
+    /// Best-of-N by PRM score versus majority vote versus PRM-weighted vote, as N grows, for the
+    /// pre-evolved policy on test prompts.
+    func verifierExperiment(seed: UInt64, policy: VisionLanguageModel, prm: ProcessRewardModel, test: [Example], outDir: URL) throws -> VerifierMetrics {
+        let file = outDir.appendingPathComponent("runs/verifier-seed-\(seed).json")
+        if let data = try? Data(contentsOf: file), let m = try? JSONDecoder().decode(VerifierMetrics.self, from: data) { return m }
+        let tok = Tokenizer.standard
+        let prompts = try test.enumerated().map { i, e in
+            SamplePrompt(image: e.image, prompt: try tok.encodePrompt(question: e.question, hasImage: true), stream: UInt64(i))
+        }
+        let drawn = try Sampler(model: policy).generate(prompts, k: 16, options: SamplingOptions(temperature: 1), seed: seed ^ 0x7E5)
+        let flat = try prm.scores(zip(test, drawn).flatMap { e, rs in rs.map { (e, $0.tokens) } })
+        let ns = [1, 2, 4, 8, 16]
+        var m = VerifierMetrics(n: ns, pass_at_n: [], majority: [], prm_best_of_n: [], prm_weighted_vote: [])
+        for n in ns {
+            var pass = 0.0, maj = 0.0, best = 0.0, vote = 0.0
+            for (i, e) in test.enumerated() {
+                let answers = drawn[i].prefix(n).map { AnswerExtractor.extract(ids: $0.tokens) }
+                let scores = Array(flat[(i * 16)..<(i * 16 + n)])
+                let right = answers.map { $0 != nil && $0 == e.answer }
+                pass += right.contains(true) ? 1 : 0
+                maj += majorityVote(answers) == e.answer ? 1 : 0
+                best += right[topIndices(scores, 1)[0]] ? 1 : 0
+                vote += weightedVote(answers, weights: scores) == e.answer ? 1 : 0
+            }
+            let c = Double(test.count)
+            m.pass_at_n.append(pass / c); m.majority.append(maj / c); m.prm_best_of_n.append(best / c); m.prm_weighted_vote.append(vote / c)
+        }
+        let e = JSONEncoder()
+        try AtomicFile.write(try e.encode(m), to: file)
+        return m
+    }
+
+    // MARK: tables and plots
+
+    static func meanSD(_ xs: [Double]) -> String {
+        guard !xs.isEmpty else { return "-" }
+        let mean = xs.reduce(0, +) / Double(xs.count)
+        if xs.count == 1 { return String(format: "%.1f", 100 * mean) }
+        let sd = (xs.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(xs.count - 1)).squareRoot()
+        return String(format: "%.1f ± %.1f", 100 * mean, 100 * sd)
+    }
+
+    func markdownTable(_ e: StudyExperiment, _ rows: [String: [String: RunMetrics]], seeds: [UInt64]) -> String {
+        let families = Family.allCases.map(\.rawValue)
+        var s = "## \(e.title)\n\nThe study: \(e.finding).\n\n"
+        s += "| variant | test greedy | test Pass@16 | " + families.map { "\($0) greedy" }.joined(separator: " | ") + " | OOD greedy | OOD Pass@16 |\n"
+        s += "|---|---|---|" + families.map { _ in "---|" }.joined() + "---|---|\n"
+        for v in e.variants {
+            let runs = seeds.compactMap { rows[v.name]?[String($0)] }
+            var cells = [Self.meanSD(runs.map(\.test_greedy)), Self.meanSD(runs.map(\.test_pass_at_16))]
+            cells += families.map { f in Self.meanSD(runs.compactMap { $0.test_families[f]?.greedy }) }
+            cells += [Self.meanSD(runs.map(\.ood_greedy)), Self.meanSD(runs.map(\.ood_pass_at_16))]
+            s += "| \(v.name) | " + cells.joined(separator: " | ") + " |\n"
+        }
+        return s + "\nAccuracies in %.\n"
+    }
+
+    func verifierTable(_ v: [String: VerifierMetrics]) -> String {
+        let runs = v.keys.sorted().map { v[$0]! }
+        guard let ns = runs.first?.n else { return "" }
+        var s = "## PRM as verifier (pre-evolved policy, test)\n\nThe study: as a verifier (best-of-N) the PRM was weak.\n\n"
+        s += "| N | Pass@N | majority vote | PRM best-of-N | PRM-weighted vote |\n|---|---|---|---|---|\n"
+        for (j, n) in ns.enumerated() {
+            s += "| \(n) | \(Self.meanSD(runs.map { $0.pass_at_n[j] })) | \(Self.meanSD(runs.map { $0.majority[j] })) | "
+                + "\(Self.meanSD(runs.map { $0.prm_best_of_n[j] })) | \(Self.meanSD(runs.map { $0.prm_weighted_vote[j] })) |\n"
+        }
+        return s + "\nAccuracies in %.\n"
+    }
+
+    /// Validation curves per variant (mean over seeds) against passes over the prompt set.
+    func plotDynamics(_ e: StudyExperiment, seeds: [UInt64], outDir: URL) throws {
+        guard let gnuplot = Gnuplot.locate() else { log("no gnuplot: plots skipped (\(Gnuplot.missingMessage))"); return }
+        let metrics: [(String, String)] = e.name == "temperature"
+            ? [("greedy_acc", "greedy accuracy"), ("pass_at_k", "Pass@16"), ("reward_pass_at_2", "Reward-Pass@2"), ("temperature", "temperature")]
+            : [("greedy_acc", "greedy accuracy"), ("pass_at_k", "Pass@16")]
+        for (metric, label) in metrics {
+            var series: [PlotSeries] = []
+            for v in e.variants {
+                guard let settings = v.settings else { continue }
+                var sums: [Double] = [], counts: [Int] = []
+                for seed in seeds {
+                    let url = outDir.appendingPathComponent("runs/\(v.key)/seed-\(seed)/dynamics.jsonl")
+                    let records = (try? Evolution.readDynamics(url)) ?? []
+                    for (i, r) in records.enumerated() {
+                        guard let y = r.value(metric) else { continue }
+                        if sums.count <= i { sums.append(0); counts.append(0) }
+                        sums[i] += y; counts[i] += 1
+                    }
+                }
+                guard !sums.isEmpty else { continue }
+                let x = (0..<sums.count).map { Double($0 + 1) * settings.effectiveInterval }
+                series.append(PlotSeries(v.name, x: x, y: zip(sums, counts).map { $0 / Double($1) }))
+            }
+            guard !series.isEmpty else { continue }
+            let plot = Plot(title: "\(e.title): validation \(label)", xLabel: "passes over the prompt set", yLabel: label, series: series)
+            _ = try Gnuplot.render(plot, terminal: .png(path: outDir.appendingPathComponent("plots/\(e.name)-\(metric).png").path, width: 900, height: 560),
+                                   gnuplot: gnuplot)
+        }
+    }
+
+    func plotVerifier(_ v: [String: VerifierMetrics], outDir: URL) throws {
+        guard let gnuplot = Gnuplot.locate() else { return }
+        let runs = v.keys.sorted().map { v[$0]! }
+        guard let ns = runs.first?.n else { return }
+        func mean(_ f: (VerifierMetrics) -> [Double]) -> [Double] {
+            ns.indices.map { j in runs.reduce(0) { $0 + f($1)[j] } / Double(runs.count) }
+        }
+        let x = ns.map(Double.init)
+        let plot = Plot(title: "PRM as verifier: accuracy of one chosen answer as N grows", xLabel: "N (samples)", yLabel: "test accuracy",
+                        series: [PlotSeries("Pass@N (oracle choice)", x: x, y: mean(\.pass_at_n)),
+                                 PlotSeries("majority vote", x: x, y: mean(\.majority)),
+                                 PlotSeries("PRM best-of-N", x: x, y: mean(\.prm_best_of_n)),
+                                 PlotSeries("PRM-weighted vote", x: x, y: mean(\.prm_weighted_vote))])
+        _ = try Gnuplot.render(plot, terminal: .png(path: outDir.appendingPathComponent("plots/verifier.png").path, width: 900, height: 560), gnuplot: gnuplot)
+    }
+}
