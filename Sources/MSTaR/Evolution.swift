@@ -274,7 +274,7 @@ public final class Evolution {
         let samples = records.reduce(0) { $0 + $1.responses.count }
         let correct = records.reduce(0) { $0 + $1.responses.filter { $0.reward > 0 }.count }
         let record = DynamicsRecord(
-            step: number, method: s.method, temperature: t,
+            step: number, epoch: (Double(number) * s.effectiveInterval * 1e6).rounded() / 1e6, method: s.method, temperature: t,
             prompts: records.isEmpty ? training.count : records.filter { $0.pool == "labelled" }.count,
             unlabelled: records.filter { $0.pool == "unlabelled" }.count, samples: samples, correct: correct,
             selected: s.method == .grpo ? 0 : training.count,

@@ -72,6 +72,8 @@ public struct PhaseTimes: Codable, Equatable, Sendable {
 /// timings.jsonl).
 public struct DynamicsRecord: Codable, Equatable, Sendable {
     public var step: Int
+    /// Passes over the prompt set done after this step (step x interval; 1 per step for RFT and ReST-EM).
+    public var epoch: Double
     public var method: String
     /// Sampling temperature of this step.
     public var temperature: Float
@@ -104,7 +106,7 @@ public struct DynamicsRecord: Codable, Equatable, Sendable {
     public var temperatureSearch: TemperatureSearch?
 
     enum CodingKeys: String, CodingKey {
-        case step, method, temperature, prompts, unlabelled, samples, correct, selected, updates, validation, k
+        case step, epoch, method, temperature, prompts, unlabelled, samples, correct, selected, updates, validation, k
         case entropy, ranker, families
         case pseudoLabelAcc = "pseudo_label_acc", trainLoss = "train_loss", trainTokens = "train_tokens"
         case greedyAcc = "greedy_acc", passAtK = "pass_at_k", passGap = "pass_gap", rewardPassAt2 = "reward_pass_at_2"
@@ -112,9 +114,9 @@ public struct DynamicsRecord: Codable, Equatable, Sendable {
         case stepsCorrectShare = "steps_correct_share", temperatureSearch = "temperature_search"
     }
 
-    init(step: Int, method: TrainingMethod, temperature: Float, prompts: Int, unlabelled: Int, samples: Int, correct: Int,
+    init(step: Int, epoch: Double, method: TrainingMethod, temperature: Float, prompts: Int, unlabelled: Int, samples: Int, correct: Int,
          selected: Int, pseudoLabelAcc: Double?, train: TrainReport?, dynamics d: DynamicsMetrics, search: TemperatureSearch?) {
-        self.step = step; self.method = method.rawValue; self.temperature = temperature
+        self.step = step; self.epoch = epoch; self.method = method.rawValue; self.temperature = temperature
         self.prompts = prompts; self.unlabelled = unlabelled; self.samples = samples; self.correct = correct
         self.selected = selected; self.pseudoLabelAcc = pseudoLabelAcc
         trainLoss = train.flatMap { $0.steps > 0 ? $0.meanLoss : nil }
@@ -136,6 +138,7 @@ public struct DynamicsRecord: Codable, Equatable, Sendable {
     public func value(_ name: String) -> Double? {
         switch name {
         case "step": return Double(step)
+        case "epoch": return epoch
         case "temperature": return Double(temperature)
         case "prompts": return Double(prompts)
         case "samples": return Double(samples)

@@ -11,7 +11,10 @@ import MSTaRTensor
 /// between steps changes the run from the next step on.
 public enum EngineCommands {
     static let policyKey = "policy", policySourceKey = "policy.source", evolutionKey = "evolution"
-    static let evalKey = "eval.last", calibrationKey = "prm.calibration"
+    static let evalKey = "eval.last", calibrationKey = "prm.calibration", prmKey = "prm.shared"
+
+    /// The last PRM trained in the session and the policy it was trained from.
+    struct SharedPRM { var prm: ProcessRewardModel; var report: PRMTrainReport?; var source: String? }
 
     static let doubleSettings: Set<String> = [
         "interval", "epochs", "temperature", "lr", "alpha", "prm_lr", "mixin",
@@ -132,8 +135,19 @@ public enum EngineCommands {
             throw WorkbenchError("no policy to evolve: load one (load checkpoints/pre-evolved) or make one (model new)")
         }
         let run = try Evolution(suite: try DataCommands.suite(s), policy: p, settings: settings, seed: s.seed)
+        // A PRM trained from this same starting policy earlier in the session serves this run too.
+        if let shared = s.values[prmKey] as? SharedPRM, shared.source == s.values[policySourceKey] as? String {
+            run.usePRM(shared.prm, report: shared.report)
+        }
         attach(run, s, fresh: true)
         return run
+    }
+
+    /// Keeps the run's PRM for later runs from the same starting policy.
+    static func rememberPRM(_ run: Evolution, _ s: Session) {
+        guard let prm = run.prm else { return }
+        if let shared = s.values[prmKey] as? SharedPRM, shared.prm === prm { return }
+        s.values[prmKey] = SharedPRM(prm: prm, report: run.prmReport, source: s.values[policySourceKey] as? String)
     }
 
     /// Makes `run` the session's run, writing its dynamics into the run directory.
@@ -325,6 +339,7 @@ public enum EngineCommands {
             let result: StepResult
             do { result = try run.step(shouldStop: stop) } catch is EvolutionInterrupted { throw Interrupted() }
             bar.advance(); bar.finish()
+            rememberPRM(run, s)
             return describe(result, run)
         })
 
@@ -341,6 +356,7 @@ public enum EngineCommands {
                 do {
                     if Interrupt.requested { throw EvolutionInterrupted() }
                     out.append(describe(try run.step(shouldStop: stop), run))
+                    rememberPRM(run, s)
                     bar.advance()
                 } catch is EvolutionInterrupted {
                     bar.finish()
@@ -394,6 +410,7 @@ public enum EngineCommands {
             let bar = s.progress("prm", total: 1, unit: "phase")
             let r: PRMTrainReport
             do { r = try run.trainPRM(shouldStop: stop) } catch is EvolutionInterrupted { throw Interrupted() }
+            rememberPRM(run, s)
             bar.advance(); bar.finish()
             var out = CommandOutput(lines: [
                 "PRM: \(r.responses) responses, \(r.steps) labelled steps (\(run.settings.prmLabels.rawValue) labels from \(run.settings.prmRollouts) rollouts each, \(count(r.rollouts)) samples drawn)",

@@ -27,7 +27,7 @@ public struct MetricSpec {
         ("selected", "selected responses", "responses kept by selection"),
         ("mean_len", "mean response length", "mean response length in tokens"),
         ("entropy", "entropy", "mean token entropy of the samples"),
-        ("seconds", "seconds", "wall time of the iteration"),
+        ("epoch", "passes over the prompt set", "passes over the prompt set after the iteration"),
     ]
 }
 

@@ -88,7 +88,7 @@ public enum PlotCommand {
         }
         let labels = metrics.map { s.metric($0)?.label ?? $0 }
         return Plot(title: cmd.optionalString("title") ?? labels.joined(separator: ", "),
-                    xLabel: xKey == "step" ? "iteration" : xKey,
+                    xLabel: xKey == "step" ? "iteration" : xKey == "epoch" ? "passes over the prompt set" : xKey,
                     yLabel: cmd.optionalString("ylabel") ?? (labels.count == 1 ? labels[0] : "value"),
                     series: series)
     }
