@@ -82,7 +82,7 @@ public struct EvolutionSettings: Codable, Equatable, Sendable {
     /// Fraction of the prompt set per iteration (continuous); RFT and ReST-EM always use 1.
     public var interval: Double = 0.25
     /// Labelled prompts in the prompt set (taken in order from the labelled split).
-    public var prompts: Int = 512
+    public var prompts: Int = 1024
     /// Passes over the prompt set that make a whole run; iterations = ceil(epochs / interval).
     public var epochs: Double = 2
     /// Samples per prompt.
@@ -93,7 +93,7 @@ public struct EvolutionSettings: Codable, Equatable, Sendable {
     public var maxTokens: Int = 48
 
     // Training on the selection.
-    public var lr: Float = 2e-4
+    public var lr: Float = 5e-4
     public var batchSize: Int = 32
     /// Passes over each iteration's selected data.
     public var trainEpochs: Int = 1
@@ -143,7 +143,7 @@ public struct EvolutionSettings: Codable, Equatable, Sendable {
     public var temperatureStep: Float = 0.1
     public var temperatureCriterion: TemperatureCriterion = .rewardPassAt2
     /// Validation prompts used to compare candidate temperatures.
-    public var temperaturePrompts: Int = 64
+    public var temperaturePrompts: Int = 32
 
     // GRPO.
     public var grpoClip: Float = 0.2

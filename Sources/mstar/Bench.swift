@@ -165,7 +165,9 @@ extension Bench {
             _ = try warm.train(seedSet, epochs: 4)
             source = "fresh policy after 4 epochs on the seed chains"
         }
-        let run = try Evolution(suite: suite, policy: model, settings: Recipe.mstar.settings, seed: seed)
+        var settings = Recipe.mstar.settings
+        settings.prompts = 512  // interval 0.25: 128 prompts per step
+        let run = try Evolution(suite: suite, policy: model, settings: settings, seed: seed)
         // A PRM of the same size (scoring costs the same whether or not it is trained).
         run.usePRM(ProcessRewardModel(model: try model.copy()), report: nil)
         let steps = try run.evolve(2)
