@@ -155,3 +155,26 @@ import Testing
         #expect(TemperatureSearch.choose(c, by: .passAtK) == 1.5)
     }
 }
+
+@Suite struct StudyTests {
+    /// Variants that are the same run in two experiments share one key (and so one run); the
+    /// comparisons the study made are all there.
+    @Test func experimentsShareIdenticalRuns() {
+        let e = Study.experiments(scale: .full, quick: false)
+        #expect(e.map(\.name) == ["methods", "selection", "prompts", "temperature"])
+        func key(_ exp: String, _ variant: String) -> String? {
+            e.first { $0.name == exp }?.variants.first { $0.name == variant }?.key
+        }
+        #expect(key("methods", "continuous (interval 0.25)") == key("selection", "all correct"))
+        #expect(key("methods", "continuous + PRM top-2") == key("selection", "PRM top-2"))
+        #expect(key("selection", "PRM top-2") == key("prompts", "labelled only"))
+        #expect(key("temperature", "dynamic (Reward-Pass@2)") == key("methods", "mstar (full recipe)"))
+        #expect(key("temperature", "fixed T = 1") == key("selection", "PRM top-2"))
+        #expect(key("methods", "iterative-rft") != key("methods", "rest-em"))
+        let methods = e[0].variants.map(\.name)
+        for i in ["1", "0.5", "0.25", "0.125", "0.0625"] { #expect(methods.contains("continuous (interval \(i))")) }
+        #expect(e[1].variants.count == 6 && e[2].variants.count == 7 && e[3].variants.count == 5)
+        let quick = Study.experiments(scale: .quick, quick: true)
+        #expect(quick.allSatisfy { $0.variants.count >= 2 })
+    }
+}
