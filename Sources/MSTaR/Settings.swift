@@ -93,7 +93,7 @@ public struct EvolutionSettings: Codable, Equatable, Sendable {
     public var maxTokens: Int = 48
 
     // Training on the selection.
-    public var lr: Float = 5e-4
+    public var lr: Float = 1e-4
     public var batchSize: Int = 32
     /// Passes over each iteration's selected data.
     public var trainEpochs: Int = 1

@@ -38,8 +38,8 @@ public struct StudyScale: Codable, Sendable, Equatable {
     public var testPrompts: Int
     public var oodPrompts: Int
 
-    public static let full = StudyScale(prompts: 384, epochs: 2, dynamicsPrompts: 64, temperaturePrompts: 32, testPrompts: 800, oodPrompts: 400)
-    public static let quick = StudyScale(prompts: 128, epochs: 1, dynamicsPrompts: 32, temperaturePrompts: 16, testPrompts: 400, oodPrompts: 200)
+    public static let full = StudyScale(prompts: 1024, epochs: 2, dynamicsPrompts: 64, temperaturePrompts: 32, testPrompts: 800, oodPrompts: 400)
+    public static let quick = StudyScale(prompts: 512, epochs: 1, dynamicsPrompts: 32, temperaturePrompts: 16, testPrompts: 400, oodPrompts: 200)
 }
 
 public enum Study {
