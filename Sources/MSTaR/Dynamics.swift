@@ -165,9 +165,15 @@ public struct TemperatureSearch: Codable, Equatable, Sendable {
     public var candidates: [Candidate]
     public var chosen: Float
 
-    /// The candidate with the highest criterion value; ties go to the lower temperature.
-    public static func choose(_ candidates: [Candidate], by criterion: TemperatureCriterion) -> Float {
-        let values = candidates.map { Float(criterion == .rewardPassAt2 ? $0.rewardPassAt2 : $0.passAtK) }
-        return candidates[topIndices(values, 1)[0]].temperature
+    /// The candidate with the highest criterion value. Among tied candidates the one closest to
+    /// the `current` temperature wins (then the lower): Reward-Pass@2 saturates early, and a tie is
+    /// no evidence for moving.
+    public static func choose(_ candidates: [Candidate], by criterion: TemperatureCriterion, current: Float) -> Float {
+        let values = candidates.map { criterion == .rewardPassAt2 ? $0.rewardPassAt2 : $0.passAtK }
+        let best = values.max()!
+        let tied = candidates.indices.filter { values[$0] == best }
+        let pick = tied.min { (abs(candidates[$0].temperature - current), candidates[$0].temperature)
+            < (abs(candidates[$1].temperature - current), candidates[$1].temperature) }!
+        return candidates[pick].temperature
     }
 }

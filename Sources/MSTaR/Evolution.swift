@@ -132,7 +132,7 @@ public final class Evolution {
             candidates.append(.init(temperature: t, rewardPassAt2: m.rewardPassAt2, passAtK: m.passAtK))
         }
         return TemperatureSearch(iteration: iteration + 1, criterion: settings.temperatureCriterion, candidates: candidates,
-                                 chosen: TemperatureSearch.choose(candidates, by: settings.temperatureCriterion))
+                                 chosen: TemperatureSearch.choose(candidates, by: settings.temperatureCriterion, current: temperature))
     }
 
     // MARK: One step

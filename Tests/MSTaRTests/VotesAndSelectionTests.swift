@@ -151,8 +151,11 @@ import Testing
             .init(temperature: 1.1, rewardPassAt2: 0.6, passAtK: 0.9),
             .init(temperature: 1.5, rewardPassAt2: 0.5, passAtK: 0.95),
         ]
-        #expect(TemperatureSearch.choose(c, by: .rewardPassAt2) == 0.7)  // tie with 1.1 goes to the lower
-        #expect(TemperatureSearch.choose(c, by: .passAtK) == 1.5)
+        // 0.7 and 1.1 tie: the one closer to the current temperature wins, then the lower.
+        #expect(TemperatureSearch.choose(c, by: .rewardPassAt2, current: 1.0) == 1.1)
+        #expect(TemperatureSearch.choose(c, by: .rewardPassAt2, current: 0.3) == 0.7)
+        #expect(TemperatureSearch.choose(c, by: .rewardPassAt2, current: 0.9) == 0.7)
+        #expect(TemperatureSearch.choose(c, by: .passAtK, current: 0.3) == 1.5)
     }
 }
 
