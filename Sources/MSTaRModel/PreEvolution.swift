@@ -22,10 +22,10 @@ public struct PreEvolutionRecipe: Codable, Equatable, Sendable {
     /// (nil: none; the encoder starts from its initialisation).
     public var vision: VisionPretrainOptions?
 
-    public init(seed: UInt64 = 0, pretrainEpochs: Int = 24, pretrainLR: Float = 7e-4, warmupEpochs: Int = 10,
+    public init(seed: UInt64 = 0, pretrainEpochs: Int = 20, pretrainLR: Float = 7e-4, warmupEpochs: Int = 20,
                 warmupLR: Float = 3e-4, batchSize: Int = 32, model: ModelConfig = ModelConfig(vocab: Tokenizer.standard.vocabSize),
-                captionAugmentation: HandwritingAugmentation? = nil, freshEachEpoch: Bool = false,
-                vision: VisionPretrainOptions? = nil) {
+                captionAugmentation: HandwritingAugmentation? = .standard, freshEachEpoch: Bool = true,
+                vision: VisionPretrainOptions? = VisionPretrainOptions()) {
         self.seed = seed; self.pretrainEpochs = pretrainEpochs; self.pretrainLR = pretrainLR
         self.warmupEpochs = warmupEpochs; self.warmupLR = warmupLR; self.batchSize = batchSize; self.model = model
         self.captionAugmentation = captionAugmentation; self.freshEachEpoch = freshEachEpoch

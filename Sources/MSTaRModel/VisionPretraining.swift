@@ -54,7 +54,7 @@ public struct VisionPretrainOptions: Codable, Equatable, Sendable {
     /// Distortions of the handwriting in its scenes (nil: drawn as written).
     public var augmentation: HandwritingAugmentation?
 
-    public init(steps: Int = 1500, lr: Float = 1e-3, batchSize: Int = 32, augmentation: HandwritingAugmentation? = .standard) {
+    public init(steps: Int = 3000, lr: Float = 3e-3, batchSize: Int = 32, augmentation: HandwritingAugmentation? = .standard) {
         self.steps = steps; self.lr = lr; self.batchSize = batchSize; self.augmentation = augmentation
     }
 }

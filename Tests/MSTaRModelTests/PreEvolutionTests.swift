@@ -13,7 +13,8 @@ import Testing
         var model = ModelConfig(vocab: Tokenizer.standard.vocabSize)
         model.visionDim = 16; model.visionLayers = 1; model.visionHeads = 2; model.visionMLP = 32
         model.dModel = 32; model.layers = 1; model.heads = 2; model.mlpHidden = 64; model.stemChannels = [4, 8]
-        let recipe = PreEvolutionRecipe(seed: 5, pretrainEpochs: 3, pretrainLR: 3e-3, warmupEpochs: 2, warmupLR: 1e-3, batchSize: 16, model: model)
+        let recipe = PreEvolutionRecipe(seed: 5, pretrainEpochs: 3, pretrainLR: 3e-3, warmupEpochs: 2, warmupLR: 1e-3, batchSize: 16, model: model,
+                                        captionAugmentation: nil, freshEachEpoch: false, vision: nil)
         func run() throws -> (weights: [[Float]], phases: [PhaseReport]) {
             var first: Float?, last: Float = 0
             let (m, _, phases) = try preEvolve(suite: suite, recipe: recipe) { phase, p in
@@ -55,7 +56,8 @@ import Testing
         model.visionDim = 16; model.visionLayers = 1; model.visionHeads = 2; model.visionMLP = 32
         model.dModel = 32; model.layers = 1; model.heads = 2; model.mlpHidden = 64; model.stemChannels = [4, 8]
         let recipe = PreEvolutionRecipe(seed: 5, pretrainEpochs: 3, pretrainLR: 3e-3, warmupEpochs: 1, warmupLR: 1e-3, batchSize: 16,
-                                        model: model, captionAugmentation: .standard, freshEachEpoch: true)
+                                        model: model, captionAugmentation: .standard, freshEachEpoch: true,
+                                        vision: VisionPretrainOptions(steps: 4, lr: 1e-3, batchSize: 8))
         func run() throws -> ([[Float]], [PhaseReport], [Int]) {
             var steps: [Int] = []
             let (m, _, phases) = try preEvolve(suite: suite, recipe: recipe) { phase, p in
@@ -66,6 +68,8 @@ import Testing
         let a = try run(), b = try run()
         #expect(a.0 == b.0)
         #expect(a.2 == Array(1...12))
-        #expect(a.1[0].report.steps == 12 && a.1[0].examples == 64 && a.1[0].report.sequences == 192)
+        #expect(a.1.map(\.phase) == ["vision", "pretrain", "warm-up"])
+        #expect(a.1[0].report.steps == 4 && a.1[0].tokenReading != nil)
+        #expect(a.1[1].report.steps == 12 && a.1[1].examples == 64 && a.1[1].report.sequences == 192)
     }
 }
