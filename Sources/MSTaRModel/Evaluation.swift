@@ -80,3 +80,81 @@ public func evaluate(_ model: VisionLanguageModel, examples: [Example], split: S
         families: byFamily.mapValues { AccuracySummary(prompts: $0.n, greedyAcc: Double($0.greedy) / Double($0.n), passAtK: $0.pass / Double($0.n)) },
         seconds: Date().timeIntervalSince(start), correctCounts: counts)
 }
+
+/// How well a policy reads scenes, from its greedy answer to the caption question
+/// ("what is in the image ?" → `read ... ; height ...`) on each example's scene.
+public struct ReadingResult: Codable, Equatable, Sendable {
+    /// Per group of scenes (overall or one family): digits and bar heights in the scenes, the
+    /// fraction read right at their place, and the fraction of scenes read entirely right.
+    public struct Summary: Codable, Equatable, Sendable {
+        public var scenes: Int
+        public var digits: Int
+        public var digitAcc: Double
+        public var heights: Int
+        public var heightAcc: Double
+        public var sceneAcc: Double
+
+        enum CodingKeys: String, CodingKey {
+            case scenes, digits, heights
+            case digitAcc = "digit_acc", heightAcc = "height_acc", sceneAcc = "scene_acc"
+        }
+    }
+
+    public var split: String
+    public var overall: Summary
+    public var families: [String: Summary]
+    public var seconds: Double
+}
+
+/// Scores one caption response against the scene's facts: digits and heights right at their place
+/// (a missing or extra group or value counts against), and whether the whole reading is right.
+public func scoreReading(_ text: String, facts: SceneFacts) -> (digits: Int, digitsRight: Int, heights: Int, heightsRight: Int, exact: Bool) {
+    var reads: [[Int]] = [], heights: [Int] = []
+    for step in Chain.parse(text) {
+        switch step {
+        case .read(let d): reads.append(d)
+        case .height(let h): heights = h
+        default: break
+        }
+    }
+    var digits = 0, digitsRight = 0
+    for (i, gold) in facts.reads.enumerated() {
+        let got = i < reads.count ? reads[i] : []
+        digits += gold.count
+        digitsRight += zip(gold, got).filter { $0 == $1 }.count
+    }
+    let heightsRight = zip(facts.heights, heights).filter { $0 == $1 }.count
+    return (digits, digitsRight, facts.heights.count, heightsRight, reads == facts.reads && heights == facts.heights)
+}
+
+/// Greedy-decodes the caption question on every example's scene and scores the reading against
+/// the scene's facts, overall and per family. Examples without a scene are skipped.
+public func evaluateReading(_ model: VisionLanguageModel, examples: [Example], split: String, maxTokens: Int = 64,
+                            tokenizer: Tokenizer = .standard) throws -> ReadingResult {
+    let start = Date()
+    let scenes = examples.filter { $0.image != nil }
+    let prompt = try tokenizer.encodePrompt(question: QuestionKind.caption.text, hasImage: true)
+    let prompts = scenes.enumerated().map { i, e in SamplePrompt(image: e.image, prompt: prompt, stream: UInt64(i)) }
+    let greedy = try Sampler(model: model, eos: tokenizer.eos).generate(prompts, k: 1, options: .greedy(maxTokens: maxTokens), seed: 0)
+    typealias Tally = (scenes: Int, digits: Int, digitsRight: Int, heights: Int, heightsRight: Int, exact: Int)
+    func add(_ t: Tally?, _ s: (digits: Int, digitsRight: Int, heights: Int, heightsRight: Int, exact: Bool)) -> Tally {
+        let t = t ?? (0, 0, 0, 0, 0, 0)
+        return (t.scenes + 1, t.digits + s.digits, t.digitsRight + s.digitsRight, t.heights + s.heights,
+                t.heightsRight + s.heightsRight, t.exact + (s.exact ? 1 : 0))
+    }
+    var total: Tally?
+    var byFamily: [String: Tally] = [:]
+    for (e, g) in zip(scenes, greedy) {
+        let s = scoreReading(tokenizer.responseText(g[0].tokens), facts: e.facts)
+        total = add(total, s)
+        byFamily[e.family.rawValue] = add(byFamily[e.family.rawValue], s)
+    }
+    func summary(_ t: Tally?) -> ReadingResult.Summary {
+        let t = t ?? (0, 0, 0, 0, 0, 0)
+        func ratio(_ a: Int, _ b: Int) -> Double { b > 0 ? Double(a) / Double(b) : 0 }
+        return .init(scenes: t.scenes, digits: t.digits, digitAcc: ratio(t.digitsRight, t.digits), heights: t.heights,
+                     heightAcc: ratio(t.heightsRight, t.heights), sceneAcc: ratio(t.exact, t.scenes))
+    }
+    return ReadingResult(split: split, overall: summary(total), families: byFamily.mapValues(summary),
+                         seconds: Date().timeIntervalSince(start))
+}

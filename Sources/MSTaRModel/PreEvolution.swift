@@ -13,12 +13,39 @@ public struct PreEvolutionRecipe: Codable, Equatable, Sendable {
     public var warmupLR: Float
     public var batchSize: Int
     public var model: ModelConfig
+    /// Distortions of the handwriting in pretraining caption scenes (nil: drawn as written).
+    public var captionAugmentation: HandwritingAugmentation?
+    /// Whether every pretraining epoch draws new caption scenes and text examples (epoch e uses
+    /// indices e·n ..< (e+1)·n of the unbounded splits) instead of repeating the first n.
+    public var freshEachEpoch: Bool
+    /// Pretraining of the vision encoder on the dense reading objective before everything else
+    /// (nil: none; the encoder starts from its initialisation).
+    public var vision: VisionPretrainOptions?
 
-    public init(seed: UInt64 = 0, pretrainEpochs: Int = 24, pretrainLR: Float = 7e-4, warmupEpochs: Int = 10,
-                warmupLR: Float = 3e-4, batchSize: Int = 32, model: ModelConfig = ModelConfig(vocab: Tokenizer.standard.vocabSize)) {
+    public init(seed: UInt64 = 0, pretrainEpochs: Int = 20, pretrainLR: Float = 7e-4, warmupEpochs: Int = 20,
+                warmupLR: Float = 3e-4, batchSize: Int = 32, model: ModelConfig = ModelConfig(vocab: Tokenizer.standard.vocabSize),
+                captionAugmentation: HandwritingAugmentation? = .standard, freshEachEpoch: Bool = true,
+                vision: VisionPretrainOptions? = VisionPretrainOptions()) {
         self.seed = seed; self.pretrainEpochs = pretrainEpochs; self.pretrainLR = pretrainLR
         self.warmupEpochs = warmupEpochs; self.warmupLR = warmupLR; self.batchSize = batchSize; self.model = model
+        self.captionAugmentation = captionAugmentation; self.freshEachEpoch = freshEachEpoch
+        self.vision = vision
     }
+}
+
+/// The pretraining corpus of one epoch: `suite.sizes.captions` caption scenes (drawn with
+/// `augmentation`, when given) and `suite.sizes.text` text-only examples; with `fresh`, epoch e
+/// takes the next block of indices of each split, so no two epochs share an example.
+public func pretrainingCorpus(suite: TaskSuite, epoch: Int, fresh: Bool, augmentation: HandwritingAugmentation?,
+                              tokenizer: Tokenizer = .standard) throws -> [TrainingSequence] {
+    var style = suite.renderer.style
+    style.augmentation = augmentation
+    let captionSuite = augmentation == nil ? suite
+        : try TaskSuite(seed: suite.seed, sizes: suite.sizes, bank: suite.renderer.bank, style: style)
+    let (nc, nt) = (suite.sizes.captions, suite.sizes.text)
+    let (c0, t0) = fresh ? (epoch * nc, epoch * nt) : (0, 0)
+    let examples = (c0..<(c0 + nc)).map { captionSuite.example(.captions, index: $0) } + (t0..<(t0 + nt)).map { suite.example(.text, index: $0) }
+    return try examples.compactMap { try TrainingSequence($0, tokenizer: tokenizer) }
 }
 
 /// One phase of pre-evolution, as reported.
@@ -26,6 +53,12 @@ public struct PhaseReport: Codable, Equatable, Sendable {
     public var phase: String
     public var examples: Int
     public var report: TrainReport
+    /// For the vision phase: how its probe reads the validation scenes' tokens afterwards.
+    public var tokenReading: TokenReadingAccuracy?
+
+    public init(phase: String, examples: Int, report: TrainReport, tokenReading: TokenReadingAccuracy? = nil) {
+        self.phase = phase; self.examples = examples; self.report = report; self.tokenReading = tokenReading
+    }
 }
 
 /// Builds the pre-evolved policy from the suite's pretraining corpora and seed set.
@@ -38,14 +71,42 @@ public func preEvolve(
     let model = try initial ?? VisionLanguageModel(recipe.model, rng: &rng)
     var phases: [PhaseReport] = []
 
-    let pretrain = try (suite.examples(.captions) + suite.examples(.text)).compactMap { try TrainingSequence($0, tokenizer: tokenizer) }
-    let steps = recipe.pretrainEpochs * ((pretrain.count + recipe.batchSize - 1) / recipe.batchSize)
+    if let vision = recipe.vision, vision.steps > 0 {
+        let (r0, head) = try pretrainVision(model, suite: suite, options: vision, seed: recipe.seed ^ 0x76) { progress?("vision", $0) }
+        let probe = try tokenReadingAccuracy(model, head: head, suite: suite, split: .validation, count: suite.sizes.validation)
+        phases.append(PhaseReport(phase: "vision", examples: vision.steps * vision.batchSize, report: r0, tokenReading: probe))
+    }
+
+    let perEpoch = suite.sizes.captions + suite.sizes.text
+    let stepsPerEpoch = (perEpoch + recipe.batchSize - 1) / recipe.batchSize
+    let steps = recipe.pretrainEpochs * stepsPerEpoch
     let pretrainer = SFTTrainer(
         model: model,
         options: .init(batchSize: recipe.batchSize, schedule: .cosine(lr: recipe.pretrainLR, warmup: 50, total: steps, minLR: recipe.pretrainLR / 10),
                        optimizer: .init(lr: recipe.pretrainLR, beta1: 0.9, beta2: 0.98, eps: 1e-8, weightDecay: 0.01)),
         seed: recipe.seed ^ 0x70)
-    if recipe.pretrainEpochs > 0 {
+    if recipe.pretrainEpochs > 0 && (recipe.freshEachEpoch || recipe.captionAugmentation != nil) {
+        // One corpus per epoch; the schedule runs over all of them (it follows the optimizer's step).
+        var total = TrainReport(steps: 0, sequences: 0, tokens: 0, meanLoss: 0, lastLoss: .nan, seconds: 0)
+        for epoch in 0..<recipe.pretrainEpochs {
+            let corpus = try pretrainingCorpus(suite: suite, epoch: epoch, fresh: recipe.freshEachEpoch,
+                                               augmentation: recipe.captionAugmentation, tokenizer: tokenizer)
+            let before = total
+            let r = try pretrainer.train(corpus, epochs: 1) { p in
+                var p = p
+                p.step += before.steps
+                p.totalSteps = steps
+                p.elapsed += before.seconds
+                p.tokensPerSecond = Double(before.tokens) / Swift.max(p.elapsed, 1e-9) + p.tokensPerSecond * (p.elapsed - before.seconds) / Swift.max(p.elapsed, 1e-9)
+                progress?("pretrain", p)
+            }
+            total.meanLoss = (total.meanLoss * Float(total.steps) + r.meanLoss * Float(r.steps)) / Float(Swift.max(total.steps + r.steps, 1))
+            total.steps += r.steps; total.sequences += r.sequences; total.tokens += r.tokens
+            total.lastLoss = r.lastLoss; total.seconds += r.seconds
+        }
+        phases.append(PhaseReport(phase: "pretrain", examples: perEpoch, report: total))
+    } else if recipe.pretrainEpochs > 0 {
+        let pretrain = try pretrainingCorpus(suite: suite, epoch: 0, fresh: false, augmentation: nil, tokenizer: tokenizer)
         let r1 = try pretrainer.train(pretrain, epochs: recipe.pretrainEpochs) { progress?("pretrain", $0) }
         phases.append(PhaseReport(phase: "pretrain", examples: pretrain.count, report: r1))
     }

@@ -8,11 +8,15 @@ public struct RenderStyle: Sendable, Equatable, Codable {
     public var noise: Float
     /// Lowest ink intensity of a digit or bar (the highest is 1).
     public var minContrast: Float
+    /// Distortions of each digit image before it is pasted (nil: pasted as written; every
+    /// evaluation split). Pretraining scenes use them to see more handwriting than the bank holds.
+    public var augmentation: HandwritingAugmentation?
 
-    public init(jitter: Int = 1, noise: Float = 0.05, minContrast: Float = 0.75) {
+    public init(jitter: Int = 1, noise: Float = 0.05, minContrast: Float = 0.75, augmentation: HandwritingAugmentation? = nil) {
         self.jitter = jitter
         self.noise = noise
         self.minContrast = minContrast
+        self.augmentation = augmentation
     }
 
     /// The style every split uses unless told otherwise.
@@ -27,6 +31,10 @@ public struct DigitPlacement: Sendable, Equatable {
     public var x: Int
     /// Top row.
     public var y: Int
+
+    public init(digit: Int, x: Int, y: Int) {
+        self.digit = digit; self.x = x; self.y = y
+    }
 }
 
 /// Draws scenes of each family on the common 32x48 canvas from handwritten digit images.
@@ -50,6 +58,14 @@ public struct SceneRenderer: Sendable {
     /// bank indices of the digit images it drew, in drawing order.
     public func render(_ family: Family, facts: SceneFacts, pool: HandwritingPool,
                        rng: inout RNG) -> (canvas: Canvas, sources: [Int]) {
+        let r = renderLaidOut(family, facts: facts, pool: pool, rng: &rng)
+        return (r.canvas, r.sources)
+    }
+
+    /// `render`, also returning where each digit was pasted (top-left corners of its 8 × 8 box), in
+    /// drawing order: what a detector or a dense reading objective needs.
+    public func renderLaidOut(_ family: Family, facts: SceneFacts, pool: HandwritingPool,
+                              rng: inout RNG) -> (canvas: Canvas, sources: [Int], placements: [DigitPlacement]) {
         var canvas = Canvas()
         var placements = [DigitPlacement]()
         switch family {
@@ -68,10 +84,15 @@ public struct SceneRenderer: Sendable {
         for p in placements {
             let image = handwriting.pick(p.digit, from: pool, rng: &rng)
             sources.append(image)
-            draw(bank.pixels[image], at: p, contrast: rng.uniform(style.minContrast, 1), on: &canvas)
+            let contrast = rng.uniform(style.minContrast, 1)
+            if let augmentation = style.augmentation {
+                draw(augmentation.apply(bank.pixels[image], rng: &rng), at: p, contrast: contrast, on: &canvas)
+            } else {
+                draw(bank.pixels[image], at: p, contrast: contrast, on: &canvas)
+            }
         }
         addNoise(&canvas, rng: &rng)
-        return (canvas, sources)
+        return (canvas, sources, placements)
     }
 
     /// Cells of the counting grid (3 rows x 5 columns) for `n` digits, chosen at random, row-major.
@@ -147,6 +168,15 @@ public struct SceneRenderer: Sendable {
         for r in 0..<Self.side where p.y + r < canvas.height {
             for c in 0..<Self.side where p.x + c < canvas.width {
                 let v = Float(pixels[r * Self.side + c]) / 16 * contrast
+                if v > canvas[p.y + r, p.x + c] { canvas[p.y + r, p.x + c] = v }
+            }
+        }
+    }
+
+    private func draw(_ intensities: [Float], at p: DigitPlacement, contrast: Float, on canvas: inout Canvas) {
+        for r in 0..<Self.side where p.y + r < canvas.height {
+            for c in 0..<Self.side where p.x + c < canvas.width {
+                let v = intensities[r * Self.side + c] * contrast
                 if v > canvas[p.y + r, p.x + c] { canvas[p.y + r, p.x + c] = v }
             }
         }

@@ -41,7 +41,10 @@ public struct TaskSuite: Sendable {
     }
 
     /// Example `index` of `split` (valid for any index >= 0, also beyond the split's size).
-    public func example(_ split: SplitName, index: Int) -> Example {
+    public func example(_ split: SplitName, index: Int) -> Example { laidOutExample(split, index: index).example }
+
+    /// Example `index` of `split` and where its digits were pasted (empty for text-only examples).
+    public func laidOutExample(_ split: SplitName, index: Int) -> (example: Example, placements: [DigitPlacement]) {
         precondition(index >= 0, "example index must be >= 0")
         let family = Self.family(at: index)
         let level = Self.level(at: index, in: split)
@@ -51,20 +54,20 @@ public struct TaskSuite: Sendable {
 
         switch split {
         case .captions:
-            let (image, sources) = renderer.render(family, facts: facts, pool: split.pool, rng: &rng)
-            return Example(id: id, family: family, level: level, kind: .caption, question: QuestionKind.caption.text,
+            let (image, sources, placements) = renderer.renderLaidOut(family, facts: facts, pool: split.pool, rng: &rng)
+            return (Example(id: id, family: family, level: level, kind: .caption, question: QuestionKind.caption.text,
                            image: image, answer: nil, chain: Solver.chain(.caption, facts: facts),
-                           annotation: .chain, facts: facts, sourceImages: sources)
+                           annotation: .chain, facts: facts, sourceImages: sources), placements)
         case .text:
-            return Example(id: id, family: family, level: level, kind: kind,
+            return (Example(id: id, family: family, level: level, kind: kind,
                            question: TaskGenerator.factsText(family, facts: facts) + " " + kind.text,
                            image: nil, answer: Solver.answer(kind, facts: facts),
-                           chain: Solver.chain(kind, facts: facts), annotation: .chain, facts: facts)
+                           chain: Solver.chain(kind, facts: facts), annotation: .chain, facts: facts), [])
         default:
-            let (image, sources) = renderer.render(family, facts: facts, pool: split.pool, rng: &rng)
-            return Example(id: id, family: family, level: level, kind: kind, question: kind.text, image: image,
+            let (image, sources, placements) = renderer.renderLaidOut(family, facts: facts, pool: split.pool, rng: &rng)
+            return (Example(id: id, family: family, level: level, kind: kind, question: kind.text, image: image,
                            answer: Solver.answer(kind, facts: facts), chain: Solver.chain(kind, facts: facts),
-                           annotation: split.annotation, facts: facts, sourceImages: sources)
+                           annotation: split.annotation, facts: facts, sourceImages: sources), placements)
         }
     }
 

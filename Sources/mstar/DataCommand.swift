@@ -84,6 +84,9 @@ struct DataCommand: ParsableCommand {
         @Option(help: "Path of digits.csv.gz.")
         var digits: String?
 
+        @Flag(help: "Distort the handwriting as pretraining scenes do (HandwritingAugmentation.standard).")
+        var augment = false
+
         func run() throws {
             guard index >= 0 else { throw ValidationError("--index must be >= 0") }
             let example: Example
@@ -98,7 +101,8 @@ struct DataCommand: ParsableCommand {
                 guard let split else { throw ValidationError("give --split NAME or --jsonl FILE") }
                 let name = try SplitName(name: split)
                 let fam = try family.map { try Family(name: $0) }
-                let suite = try TaskSuite(seed: seed, bank: try DigitBank.load(path: digits))
+                let suite = try TaskSuite(seed: seed, bank: try DigitBank.load(path: digits),
+                                          style: RenderStyle(augmentation: augment ? .standard : nil))
                 // Family f holds the indices f, f + 4, f + 8, ...
                 let global = fam.map { Family.allCases.firstIndex(of: $0)! + index * Family.allCases.count } ?? index
                 example = suite.example(name, index: global)

@@ -57,6 +57,14 @@ struct PreEvolveCommand: ParsableCommand {
     var captions: Int?
     @Option(help: "Text-only skill examples in the pretraining corpus (default: the suite's standard size).")
     var text: Int?
+    @Flag(inversion: .prefixedNo, help: "Distort the handwriting of the pretraining caption scenes (rotation, shear, scale, shift, stroke width, ink).")
+    var augment = PreEvolutionRecipe().captionAugmentation != nil
+    @Flag(inversion: .prefixedNo, help: "Draw new caption scenes and text examples every pretraining epoch instead of repeating the same ones.")
+    var fresh = PreEvolutionRecipe().freshEachEpoch
+    @Option(help: "Steps of vision-encoder pretraining on the dense reading objective (naming the digit under each image token) before captioning; 0: none.")
+    var visionSteps = PreEvolutionRecipe().vision?.steps ?? 0
+    @Option(help: "Peak learning rate of the vision-encoder pretraining.")
+    var visionLR = PreEvolutionRecipe().vision?.lr ?? VisionPretrainOptions().lr
     @Option(help: "Continue from this checkpoint instead of a fresh model (e.g. with --pretrain-epochs 0 to redo only the warm-up).")
     var from: String?
     @Option(help: "Path of digits.csv.gz.")
@@ -75,6 +83,9 @@ struct PreEvolveCommand: ParsableCommand {
         recipe.warmupEpochs = warmupEpochs
         recipe.pretrainLR = pretrainLR
         recipe.warmupLR = warmupLR
+        recipe.captionAugmentation = augment ? .standard : nil
+        recipe.freshEachEpoch = fresh
+        recipe.vision = visionSteps > 0 ? VisionPretrainOptions(steps: visionSteps, lr: visionLR, augmentation: augment ? .standard : nil) : nil
         let printer = ProgressPrinter()
         let (model, state, phases) = try preEvolve(suite: suite, recipe: recipe, from: initial) { printer.report($0, $1) }
         let dir = URL(fileURLWithPath: out)
@@ -82,6 +93,10 @@ struct PreEvolveCommand: ParsableCommand {
         for p in phases {
             print(String(format: "%@: %d examples, %d steps, last loss %.4f, %.1f s", p.phase, p.examples, p.report.steps,
                          p.report.lastLoss, p.report.seconds))
+            if let t = p.tokenReading {
+                print(String(format: "  validation image tokens: digit named %.1f%% of %d, empty %.1f%% of %d", 100 * t.digitAcc, t.digitTokens,
+                             100 * t.emptyAcc, t.emptyTokens))
+            }
         }
         print("saved \(out) (\(model.parameterCount) parameters)")
     }
@@ -112,6 +127,8 @@ struct EvalCommand: ParsableCommand {
     var json = false
     @Option(help: "Also print the greedy responses to the first N prompts.")
     var show = 0
+    @Flag(help: "Measure reading instead: greedy caption (\"what is in the image ?\") of each scene, scored digit by digit against the scene.")
+    var reading = false
     @OptionGroup var compute: ComputeOptions
 
     func run() throws {
@@ -121,6 +138,23 @@ struct EvalCommand: ParsableCommand {
         let suite = try TaskSuite(seed: seed, bank: try DigitBank.load(path: digits))
         var examples = suite.examples(splitName)
         if let limit { examples = Array(examples.prefix(limit)) }
+        if reading {
+            let r = try evaluateReading(loaded.model, examples: examples, split: split)
+            if json {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.sortedKeys]
+                print(String(decoding: try encoder.encode(r), as: UTF8.self))
+            } else {
+                func line(_ name: String, _ s: ReadingResult.Summary) -> String {
+                    String(format: "  %-11@ %4d scenes  digits %5.1f%% of %d  heights %5.1f%% of %d  scenes read right %5.1f%%", name, s.scenes,
+                           100 * s.digitAcc, s.digits, 100 * s.heightAcc, s.heights, 100 * s.sceneAcc)
+                }
+                print(String(format: "%@ reading: %.1f s", split, r.seconds))
+                print(line("all", r.overall))
+                for (family, f) in r.families.sorted(by: { $0.key < $1.key }) { print(line(family, f)) }
+            }
+            return
+        }
         if show > 0 {
             let tokenizer = Tokenizer.standard
             let shown = Array(examples.prefix(show))
