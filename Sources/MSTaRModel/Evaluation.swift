@@ -19,6 +19,15 @@ public struct AccuracySummary: Codable, Equatable, Sendable {
     public var prompts: Int
     public var greedyAcc: Double
     public var passAtK: Double
+
+    public init(prompts: Int, greedyAcc: Double, passAtK: Double) {
+        self.prompts = prompts; self.greedyAcc = greedyAcc; self.passAtK = passAtK
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case prompts
+        case greedyAcc = "greedy_acc", passAtK = "pass_at_k"
+    }
 }
 
 /// Greedy accuracy and Pass@k of a policy on a split, overall and per family.

@@ -22,4 +22,16 @@ import Testing
         #expect(passAtK(n: 3, c: 1, k: 16) == 1)
         #expect(passAtK(n: 3, c: 0, k: 16) == 0)
     }
+
+    /// `eval --json` uses the same snake_case names overall and per family.
+    @Test func jsonKeysAreSnakeCaseAtEveryLevel() throws {
+        let text = #"{"split":"test","k":16,"temperature":1,"prompts":2,"greedy_acc":0.5,"pass_at_k":1,"seconds":0,"families":{"counting":{"prompts":2,"greedy_acc":0.5,"pass_at_k":1}}}"#
+        let r = try JSONDecoder().decode(EvaluationResult.self, from: Data(text.utf8))
+        #expect(r.families["counting"] == AccuracySummary(prompts: 2, greedyAcc: 0.5, passAtK: 1))
+        let json = try JSONSerialization.jsonObject(with: try JSONEncoder().encode(r)) as! [String: Any]
+        let family = (json["families"] as! [String: Any])["counting"] as! [String: Any]
+        #expect(json["greedy_acc"] as? Double == 0.5 && json["pass_at_k"] as? Double == 1)
+        #expect(Set(family.keys) == ["prompts", "greedy_acc", "pass_at_k"])
+        #expect(try JSONDecoder().decode(EvaluationResult.self, from: try JSONEncoder().encode(r)).families == r.families)
+    }
 }
