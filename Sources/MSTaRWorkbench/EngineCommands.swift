@@ -421,6 +421,20 @@ public enum EngineCommands {
         })
 
         session.register(CommandSpec(
+            "prm score", group: "prm", summary: "PRM step scores of K fresh samples for one example, with the oracle's verdicts",
+            options: [
+                OptionSpec("split", .choice(SplitName.allCases.map(\.rawValue)), default: .value(.string("validation")), help: "the split"),
+                OptionSpec("index", .int, default: .value(.int(0)), help: "the example's index"),
+                OptionSpec("k", .int, default: .setting("k"), help: "samples"),
+                OptionSpec("temperature", .double, default: .setting("temperature"), help: "sampling temperature"),
+                OptionSpec("show", .int, default: .value(.int(16)), help: "most responses to print"),
+            ]
+        ) { cmd, s in
+            guard (try evolution(s)).prm != nil else { throw WorkbenchError("no PRM yet: prm train makes one") }
+            return try sample(cmd, s)
+        })
+
+        session.register(CommandSpec(
             "prm calibration", group: "prm", summary: "PRM step scores against the oracle verifier on validation samples",
             options: [
                 OptionSpec("prompts", .int, default: .value(.int(64)), help: "validation prompts"),
@@ -517,7 +531,7 @@ public enum EngineCommands {
         out.line("\(e.id)  family \(e.family.rawValue)  level \(e.level)  \(fromStep ? "prompt \(cmd.int("prompt")) of the last step, " : "")\(record.pool)")
         if let image = e.image {
             for line in image.ascii().split(separator: "\n", omittingEmptySubsequences: false) { out.line(String(line)) }
-            if let png = cmd.optionalString("png") {
+            if cmd.spec.option("png") != nil, let png = cmd.optionalString("png") {
                 try s.prepareOutput(png)
                 try PNG.write(image, to: s.outputPath(png), scale: 3)
                 out.image(png, kind: .image)

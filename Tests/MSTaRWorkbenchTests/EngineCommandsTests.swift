@@ -90,6 +90,8 @@ import Testing
         #expect(out.first?.hasPrefix("validation (4 prompts, K 4, T 1): greedy ") == true && out.filter { $0.hasPrefix("  ") }.count == 5)
         let prm = Fixture.run(s, "prm train")
         #expect(prm.first?.hasPrefix("PRM: ") == true)
+        let scored = Fixture.run(s, "prm score --index 1 --k 4 --show 2")
+        #expect(scored.contains { $0.hasPrefix("    steps (oracle, PRM): ") } && scored.contains { $0.hasPrefix("[0] ") && $0.contains("PRM ") })
         let cal = Fixture.run(s, "prm calibration --prompts 2 --k 2")
         #expect(cal.first?.contains("PRM step accuracy against the oracle") == true)
         if Fixture.hasGnuplot {
