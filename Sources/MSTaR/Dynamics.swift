@@ -3,16 +3,8 @@ import MSTaRModel
 import MSTaRTasks
 import MSTaRTensor
 
-/// Accuracy of one task family in the dynamics.
-public struct FamilyDynamics: Codable, Equatable, Sendable {
-    public var prompts: Int
-    public var greedyAcc: Double
-    public var passAtK: Double
-    enum CodingKeys: String, CodingKey {
-        case prompts
-        case greedyAcc = "greedy_acc", passAtK = "pass_at_k"
-    }
-}
+/// Accuracy of one task family in the dynamics: the same record `eval` reports per family.
+public typealias FamilyDynamics = AccuracySummary
 
 /// Exploration and exploitation on held-out prompts, at one temperature.
 public struct DynamicsMetrics: Codable, Equatable, Sendable {
