@@ -77,7 +77,6 @@ public enum EngineCommands {
             "threads", .int, default: .int(ProcessInfo.processInfo.activeProcessorCount),
             summary: "BLAS and worker threads (results can differ in the last bits between counts)",
             validate: Check.within(1...256), pinned: true, onChange: { v, _ in Runtime.setThreads(v.intValue!) }))
-        Runtime.setThreads(ProcessInfo.processInfo.activeProcessorCount)
         let defaults = EvolutionSettings()
         for name in EvolutionSettings.names {
             let text = try! defaults.value(name)

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import MSTaRTensor
 import MSTaRWorkbench
 
 /// Builds the sessions of `mstar` and `mstar run`: the workbench's built-ins plus every layer's
@@ -8,6 +9,8 @@ enum WorkbenchSetup {
     static func makeSession(runDirectory: String, mode: Session.Mode, inputDirectory: String? = nil) -> Session {
         let session = Session(runDirectory: runDirectory, mode: mode, inputDirectory: inputDirectory)
         EngineCommands.register(in: session)
+        // The process runs at the `threads` setting's default until a script or the prompt sets it.
+        Runtime.setThreads(ProcessInfo.processInfo.activeProcessorCount)
         return session
     }
 }

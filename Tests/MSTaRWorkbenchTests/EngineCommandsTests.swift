@@ -20,7 +20,7 @@ import Testing
     }()
 
     static let setup = [
-        "set threads 1", "data generate --fraction 0.02", "load \(checkpoint)", "recipe mstar",
+        "data generate --fraction 0.02", "load \(checkpoint)", "recipe mstar",
         "set prompts 8", "set k 4", "set max_tokens 16", "set dynamics_prompts 4", "set dynamics_k 4",
         "set temperature_prompts 2", "set temperature_min 0.5", "set temperature_max 1", "set temperature_step 0.5",
         "set prm_prompts 4", "set prm_samples 2", "set prm_rollouts 2", "set prm_epochs 1", "set batch_size 4",
@@ -37,6 +37,7 @@ import Testing
     }
 
     @Test func stepReportsAndLogsDynamics() throws {
+        try Runtime.withThreads(1) {
         let s = try session("engine-step")
         let out = Fixture.run(s, "step")
         #expect(out.contains { $0.hasPrefix("temperature search (Reward-Pass@2): 0.5 ") && $0.contains(" -> ") })
@@ -51,9 +52,11 @@ import Testing
         #expect(sample.contains { $0.hasPrefix("    steps (oracle, PRM): ") })
         let bad = s.execute("sample --prompt 9")
         #expect(bad.status == .failed && bad.error!.contains("--prompt takes 0 to 1"))
+        }
     }
 
     @Test func settingsAndRecipesCheckTheirValues() throws {
+        try Runtime.withThreads(1) {
         let s = try session("engine-settings")
         #expect(Fixture.run(s, "set interval 0.5") == ["interval = 0.5"])
         let e1 = s.execute("set interval 2")
@@ -63,10 +66,12 @@ import Testing
         let e3 = s.execute("set selection best")
         #expect(e3.status == .failed && e3.error!.contains("prm-top"))
         #expect(Fixture.run(s, "recipe rest-em") == ["recipe rest-em: method rest-em, interval 1"])
+        }
     }
 
     /// A session saved and loaded mid-run writes the same dynamics as one that ran through.
     @Test func saveAndLoadContinueTheRun() throws {
+        try Runtime.withThreads(1) {
         let whole = try session("engine-whole")
         #expect(whole.execute("evolve 2").status == .completed)
         let first = try session("engine-first")
@@ -74,17 +79,19 @@ import Testing
         #expect(Fixture.run(first, "save checkpoints/run") == ["saved run after 1 iterations to checkpoints/run"])
         let second = try Fixture.session("engine-second")
         EngineCommands.register(in: second)
-        for line in Self.setup.prefix(2) { second.execute(line) }
+        for line in Self.setup.prefix(2) { second.execute(line) }  // data generate, load
         let loaded = Fixture.run(second, "load \(first.outputPath("checkpoints/run"))")
         #expect(loaded.first?.hasPrefix("run ") == true && loaded.first!.contains("1 iterations done"))
         #expect(second.execute("step").status == .completed)
         let a = try String(contentsOfFile: whole.outputPath("dynamics.jsonl"), encoding: .utf8)
         let b = try String(contentsOfFile: second.outputPath("dynamics.jsonl"), encoding: .utf8)
         #expect(a == b)
+        }
     }
 
     /// eval, Pass@k against k, and the PRM's calibration plot come from the commands' results.
     @Test func evalAndPRMCommands() throws {
+        try Runtime.withThreads(1) {
         let s = try session("engine-eval")
         let out = Fixture.run(s, "eval --split validation --k 4 --limit 4")
         #expect(out.first?.hasPrefix("validation (4 prompts, K 4, T 1): greedy ") == true && out.filter { $0.hasPrefix("  ") }.count == 5)
@@ -98,6 +105,7 @@ import Testing
             let plot = Fixture.run(s, "plot pass_at_k_curve --out plots/k.png")
             #expect(plot.first?.contains("4 points, x 1..4") == true)
             #expect(FileManager.default.fileExists(atPath: s.outputPath("plots/k.png")))
+        }
         }
     }
 }
