@@ -111,7 +111,7 @@ public func measureDynamics(
 ) throws -> DynamicsMetrics {
     let sampler = Sampler(model: policy, eos: tokenizer.eos)
     let prompts = try examples.enumerated().map { i, e in
-        SamplePrompt(image: e.image, prompt: try tokenizer.encodePrompt(question: e.question, hasImage: e.image != nil), stream: UInt64(i))
+        try SamplePrompt(e, stream: UInt64(i), tokenizer: tokenizer)
     }
     var greedyAnswers: [Int?]?
     if greedy {

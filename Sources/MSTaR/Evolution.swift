@@ -192,10 +192,8 @@ public final class Evolution {
             }
 
             // Sample.
+            let prompts = try chosen.map { e, _, stream in try SamplePrompt(e, stream: stream, tokenizer: tokenizer) }
             let drawn: [[Rollout]] = try timed(\.sample, "sample") {
-                let prompts = try chosen.map { e, _, stream in
-                    SamplePrompt(image: e.image, prompt: try tokenizer.encodePrompt(question: e.question, hasImage: e.image != nil), stream: stream)
-                }
                 let r = try Sampler(model: policy, eos: tokenizer.eos).generate(
                     prompts, k: s.k, options: SamplingOptions(temperature: t, maxTokens: s.maxTokens),
                     seed: derivedSeed(0x5A, iteration: iteration), shouldStop: shouldStop)
@@ -234,7 +232,7 @@ public final class Evolution {
                     let kept = s.method == .grpo ? [] : Selector(s).select(
                         rewards: rewards, prmScores: scores, tokens: drawn[i].map(\.tokens), rng: &rng)
                     let keptSet = Set(kept)
-                    let prompt = try tokenizer.encodePrompt(question: e.question, hasImage: e.image != nil)
+                    let prompt = prompts[i].prompt
                     for j in kept { training.append(TrainingSequence(image: e.image, prompt: prompt, response: drawn[i][j].tokens)) }
                     if s.method == .grpo { groups.append(RolloutGroup(image: e.image, prompt: prompt, rollouts: drawn[i], rewards: rewards)) }
                     records.append(PromptRecord(

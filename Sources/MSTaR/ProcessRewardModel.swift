@@ -198,7 +198,7 @@ public final class ProcessRewardModel {
         let sampler = Sampler(model: policy, eos: tokenizer.eos)
         let options = SamplingOptions(temperature: temperature, maxTokens: maxTokens)
         let prompts = try examples.enumerated().map { i, e in
-            SamplePrompt(image: e.image, prompt: try tokenizer.encodePrompt(question: e.question, hasImage: e.image != nil), stream: UInt64(i))
+            try SamplePrompt(e, stream: UInt64(i), tokenizer: tokenizer)
         }
         let drawn = try sampler.generate(prompts, k: samples, options: options, seed: seed, shouldStop: shouldStop)
         if drawn.count < prompts.count { throw EvolutionInterrupted() }

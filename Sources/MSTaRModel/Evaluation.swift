@@ -62,7 +62,7 @@ public func evaluate(_ model: VisionLanguageModel, examples: [Example], split: S
     let start = Date()
     let sampler = Sampler(model: model, eos: tokenizer.eos)
     let prompts = try examples.enumerated().map { i, e in
-        SamplePrompt(image: e.image, prompt: try tokenizer.encodePrompt(question: e.question, hasImage: e.image != nil), stream: UInt64(i))
+        try SamplePrompt(e, stream: UInt64(i), tokenizer: tokenizer)
     }
     let greedy = try sampler.generate(prompts, k: 1, options: .greedy(maxTokens: maxTokens), seed: seed)
     let sampled = k > 0

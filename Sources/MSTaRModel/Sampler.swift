@@ -33,6 +33,12 @@ public struct SamplePrompt: Sendable {
     public init(image: Canvas?, prompt: [Int], stream: UInt64) {
         self.image = image; self.prompt = prompt; self.stream = stream
     }
+
+    /// The prompt of `example`: its scene and `<bos> [<image>] question <response>`.
+    public init(_ example: Example, stream: UInt64, tokenizer: Tokenizer = .standard) throws {
+        self.init(image: example.image, prompt: try tokenizer.encodePrompt(question: example.question, hasImage: example.image != nil),
+                  stream: stream)
+    }
 }
 
 /// One generated response.

@@ -445,7 +445,7 @@ public enum EngineCommands {
             guard let prm = run.prm else { throw WorkbenchError("no PRM yet: prm train makes one") }
             let examples = Array(try DataCommands.suite(s).examples(.validation).prefix(cmd.int("prompts")))
             let prompts = try examples.enumerated().map { i, e in
-                SamplePrompt(image: e.image, prompt: try Tokenizer.standard.encodePrompt(question: e.question, hasImage: e.image != nil), stream: UInt64(i))
+                try SamplePrompt(e, stream: UInt64(i))
             }
             let drawn = try Sampler(model: run.policy).generate(
                 prompts, k: cmd.int("k"), options: SamplingOptions(temperature: Float(cmd.double("temperature")), maxTokens: run.settings.maxTokens),
@@ -501,7 +501,7 @@ public enum EngineCommands {
             fromStep = false
             let run = try evolution(s)
             let e = try DataCommands.suite(s).example(try SplitName(name: split), index: cmd.int("index"))
-            let prompt = SamplePrompt(image: e.image, prompt: try tok.encodePrompt(question: e.question, hasImage: e.image != nil), stream: UInt64(cmd.int("index")))
+            let prompt = try SamplePrompt(e, stream: UInt64(cmd.int("index")))
             let rs = try Sampler(model: run.policy).generate([prompt], k: max(1, cmd.int("k")),
                                                              options: SamplingOptions(temperature: Float(cmd.double("temperature")), maxTokens: run.settings.maxTokens),
                                                              seed: s.seed ^ 0x5A)[0]

@@ -159,7 +159,7 @@ struct EvalCommand: ParsableCommand {
             let tokenizer = Tokenizer.standard
             let shown = Array(examples.prefix(show))
             let prompts = try shown.enumerated().map { i, e in
-                SamplePrompt(image: e.image, prompt: try tokenizer.encodePrompt(question: e.question, hasImage: e.image != nil), stream: UInt64(i))
+                try SamplePrompt(e, stream: UInt64(i), tokenizer: tokenizer)
             }
             let greedy = try Sampler(model: loaded.model).generate(prompts, k: 1, options: .greedy(maxTokens: 64), seed: sampleSeed)
             for (e, g) in zip(shown, greedy) {

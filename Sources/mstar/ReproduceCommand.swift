@@ -209,7 +209,7 @@ struct Reproduce: ParsableCommand {
         if let data = try? Data(contentsOf: file), let m = try? JSONDecoder().decode(VerifierMetrics.self, from: data) { return m }
         let tok = Tokenizer.standard
         let prompts = try test.enumerated().map { i, e in
-            SamplePrompt(image: e.image, prompt: try tok.encodePrompt(question: e.question, hasImage: true), stream: UInt64(i))
+            try SamplePrompt(e, stream: UInt64(i))
         }
         let drawn = try Sampler(model: policy).generate(prompts, k: 16, options: SamplingOptions(temperature: 1), seed: seed ^ 0x7E5)
         let flat = try prm.scores(zip(test, drawn).flatMap { e, rs in rs.map { (e, $0.tokens) } })

@@ -157,7 +157,7 @@ import Testing
             let policy = try Fixture.policy.copy()
             let e = Array(Fixture.suite.examples(.labelled).prefix(2))
             let prompts = try e.enumerated().map { i, x in
-                SamplePrompt(image: x.image, prompt: try Tokenizer.standard.encodePrompt(question: x.question, hasImage: true), stream: UInt64(i))
+                try SamplePrompt(x, stream: UInt64(i))
             }
             let rollouts = try Sampler(model: policy).generate(prompts, k: 2, options: SamplingOptions(temperature: 1, maxTokens: 16), seed: 1)
             var seqs: [TrainingSequence] = [], old: [[Float]] = []
