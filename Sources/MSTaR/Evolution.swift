@@ -229,8 +229,10 @@ public final class Evolution {
                     }
                     let rewards: [Float] = answers.map { label != nil && $0 == label ? 1 : 0 }
                     var rng = RNG(seed: derivedSeed(0x5E1, iteration: iteration), stream: UInt64(i))
+                    let stepsCorrect = s.selection == .oracleSteps
+                        ? drawn[i].map { StepVerifier.verify(ids: $0.tokens, for: e, tokenizer: tokenizer).stepsCorrect } : nil
                     let kept = s.method == .grpo ? [] : Selector(s).select(
-                        rewards: rewards, prmScores: scores, tokens: drawn[i].map(\.tokens), rng: &rng)
+                        rewards: rewards, prmScores: scores, tokens: drawn[i].map(\.tokens), stepsCorrect: stepsCorrect, rng: &rng)
                     let keptSet = Set(kept)
                     let prompt = prompts[i].prompt
                     for j in kept { training.append(TrainingSequence(image: e.image, prompt: prompt, response: drawn[i][j].tokens)) }

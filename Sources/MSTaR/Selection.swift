@@ -21,8 +21,9 @@ public struct Selector: Sendable {
         self.init(rule: s.selection, k: s.selectK, alpha: s.alpha, cap: s.perPromptCap, dedupe: s.dedupe)
     }
 
-    /// Indices of the kept responses, in ascending order. `prmScores` is required by the PRM rules.
-    public func select(rewards: [Float], prmScores: [Float]?, tokens: [[Int]], rng: inout RNG) -> [Int] {
+    /// Indices of the kept responses, in ascending order. `prmScores` is required by the PRM rules,
+    /// `stepsCorrect` (the oracle's verdict on each response's steps) by `oracle-steps`.
+    public func select(rewards: [Float], prmScores: [Float]?, tokens: [[Int]], stepsCorrect: [Bool]? = nil, rng: inout RNG) -> [Int] {
         var candidates = rewards.indices.filter { rewards[$0] > 0 }
         if dedupe {
             var seen = Set<[Int]>()
@@ -42,6 +43,9 @@ public struct Selector: Sendable {
         case .prmTop:
             let s = prmScores!
             kept = topIndices(candidates.map { s[$0] }, k).map { candidates[$0] }
+        case .oracleSteps:
+            let ok = stepsCorrect!
+            kept = candidates.filter { ok[$0] }
         }
         if cap > 0, kept.count > cap {
             // Keep the best-scored when scores exist, else the first drawn.

@@ -25,6 +25,9 @@ public enum SelectionRule: String, Codable, Sendable, CaseIterable {
     case prmThreshold = "prm-threshold"
     /// The `select_k` correct responses with the highest PRM scores (the study's reranker).
     case prmTop = "prm-top"
+    /// Correct responses whose every step the task suite's oracle verifier accepts: what a perfect
+    /// PRM would keep. For analysis (an upper bound), like oracle labels for unlabelled prompts.
+    case oracleSteps = "oracle-steps"
 
     /// Whether the rule needs a process reward model.
     public var needsPRM: Bool { self == .prmThreshold || self == .prmTop }

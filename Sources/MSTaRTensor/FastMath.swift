@@ -2,7 +2,7 @@
 /// exp follows Cephes' expf (range reduction by ln 2, degree-6 polynomial): within 2 ulp of
 /// the libm result over the clamped range, and exactly 0 below it.
 
-@inline(__always)
+@inlinable @inline(__always)
 public func fastExp(_ x: Float) -> Float {
     let xc = Swift.min(Swift.max(x, -87.33654), 88.72283)
     // n = round(x / ln 2) by the 1.5 * 2^23 trick: no float-to-int conversion that could trap.

@@ -33,7 +33,7 @@ public enum EngineCommands {
         "lr": "learning rate of training on the selection",
         "batch_size": "sequences per training batch",
         "train_epochs": "passes over each iteration's selected responses",
-        "selection": "which correct responses are kept: all-correct, random, prm-threshold, prm-top",
+        "selection": "which correct responses are kept: all-correct, random, prm-threshold, prm-top, oracle-steps (analysis)",
         "select_k": "k of random-k and PRM top-k",
         "alpha": "PRM score threshold of prm-threshold",
         "per_prompt_cap": "most responses kept per prompt (0: no cap)",

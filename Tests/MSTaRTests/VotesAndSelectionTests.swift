@@ -56,6 +56,14 @@ import Testing
         #expect(run(.prmTop, k: 8) == [0, 2, 3, 5])
     }
 
+    @Test func oracleStepsKeepsCorrectAnswersWithCorrectSteps() {
+        var rng = RNG(seed: 1)
+        // Index 1 has right steps but a wrong answer; 0 and 5 reach the right answer through wrong steps.
+        let kept = Selector(rule: .oracleSteps).select(rewards: rewards, prmScores: nil, tokens: tokens,
+                                                       stepsCorrect: [false, true, true, true, false, false], rng: &rng)
+        #expect(kept == [2, 3])
+    }
+
     @Test func thresholdKeepsCorrectAboveAlpha() {
         #expect(run(.prmThreshold, alpha: 0.5) == [2, 3])
         #expect(run(.prmThreshold, alpha: 0.95) == [])

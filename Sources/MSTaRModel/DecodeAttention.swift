@@ -1,0 +1,268 @@
+import MSTaRTensor
+
+/// The keys and values of generated tokens during decoding, laid out for attention across a
+/// prompt's K samples at once.
+///
+/// A prompt's samples go in blocks of `laneWidth`, one SIMD lane per sample. Per layer, element
+/// (prompt p, block b, feature f, time t, lane i) sits at (((p·blocks + b)·width + f)·maxNew + t)·laneWidth + i:
+/// the lanes innermost, then time, so that attention walks memory in order. Attention over the
+/// prompt's shared prefix then costs one vector FMA per (time, feature) for the whole block
+/// against a broadcast key or value, with no horizontal sums; per-row scalar dot products (chains
+/// of dependent adds, which Swift may not reorder) made attention half of all sampling time.
+/// Each lane does only its own sample's arithmetic, in an order fixed by the head size and the
+/// lengths, so results do not depend on the batch or the thread count.
+public final class GeneratedCache {
+    public let k: Int, maxNew: Int, width: Int
+    /// Samples per block: 8 for K ≥ 5, fewer for greedy decoding or small K.
+    public let laneWidth: Int
+    /// Blocks per prompt.
+    let blocks: Int
+    let keys: [Tensor], values: [Tensor]
+
+    public init(layers: Int, prompts: Int, k: Int, maxNew: Int, width: Int) {
+        self.k = k; self.maxNew = maxNew; self.width = width
+        laneWidth = k >= 5 ? 8 : (k >= 3 ? 4 : 2)
+        blocks = (k + laneWidth - 1) / laneWidth
+        let shape = [prompts, blocks, width, maxNew, laneWidth]
+        keys = (0..<layers).map { _ in Tensor.zeros(shape) }
+        values = (0..<layers).map { _ in Tensor.zeros(shape) }
+    }
+
+    /// The blocks with at least one active sequence: prompt, block, and per lane the sequence's row
+    /// among the active ones (-1 when that sample has finished or does not exist).
+    public struct LaneGroups: Sendable {
+        public var prompt: [Int] = [], block: [Int] = [], rows: [Int32] = []
+    }
+
+    /// `active` in ascending order (as the sampler keeps it).
+    public func laneGroups(active: [Int]) -> LaneGroups {
+        var g = LaneGroups()
+        var last = -1
+        for (r, s) in active.enumerated() {
+            let p = s / k, j = s % k, b = j / laneWidth
+            if p * blocks + b != last {
+                g.prompt.append(p); g.block.append(b); g.rows += repeatElement(-1, count: laneWidth)
+                last = p * blocks + b
+            }
+            g.rows[g.rows.count - laneWidth + j % laneWidth] = Int32(r)
+        }
+        return g
+    }
+
+    /// One layer's attention for every active row: stores the rows' new keys and values (from
+    /// `qkv` [active, 3·width]) at time `generated - 1`, then writes each row's attention output
+    /// over its prompt's prefix (rows of `prefixKeys`/`prefixValues` [prompts, maxPrefix, width])
+    /// and its own generated tokens to `out` [active, width].
+    public func attend(layer l: Int, groups: LaneGroups, qkv: UnsafeMutablePointer<Float>, generated: Int, heads: Int,
+                prefixKeys: UnsafeMutablePointer<Float>, prefixValues: UnsafeMutablePointer<Float>, prefixLength: [Int],
+                maxPrefix: Int, out: UnsafeMutablePointer<Float>) {
+        let kernel = LaneAttention(d: width, heads: heads, maxNew: maxNew, maxPrefix: maxPrefix, generated: generated,
+                                   keys: keys[l].ptr, values: values[l].ptr, blocks: blocks, qkv: qkv,
+                                   prefixKeys: prefixKeys, prefixValues: prefixValues, out: out)
+        switch laneWidth {
+        case 8: kernel.run(SIMD8<Float>.self, groups, prefixLength)
+        case 4: kernel.run(SIMD4<Float>.self, groups, prefixLength)
+        default: kernel.run(SIMD2<Float>.self, groups, prefixLength)
+        }
+    }
+}
+
+/// One layer step of decoding attention over lane blocks (see `GeneratedCache`).
+private struct LaneAttention {
+    let d: Int, heads: Int, maxNew: Int, maxPrefix: Int, generated: Int
+    let keys: UnsafeMutablePointer<Float>, values: UnsafeMutablePointer<Float>, blocks: Int
+    let qkv: UnsafeMutablePointer<Float>, prefixKeys: UnsafeMutablePointer<Float>, prefixValues: UnsafeMutablePointer<Float>
+    let out: UnsafeMutablePointer<Float>
+
+    func run<V: LaneVector>(_: V.Type, _ groups: GeneratedCache.LaneGroups, _ prefixLength: [Int]) {
+        let w = V.scalarCount, n = groups.prompt.count
+        let perGroup = 2 * d + maxPrefix + maxNew + 1  // vectors: queries, outputs, scores, maximum
+        let scratch = UnsafeMutablePointer<V>.allocate(capacity: n * perGroup)  // one per layer step, not per group
+        defer { scratch.deallocate() }
+        groups.rows.withUnsafeBufferPointer { rows in
+            parallelEach(n) { gi in
+                let p = groups.prompt[gi]
+                let block = (p * blocks + groups.block[gi]) * d * maxNew * w
+                group(V.self, rows: rows.baseAddress! + gi * w, prefixLength: prefixLength[p],
+                      prefixKeys: prefixKeys + p * maxPrefix * d, prefixValues: prefixValues + p * maxPrefix * d,
+                      keys: keys + block, values: values + block, scratch: scratch + gi * perGroup)
+            }
+        }
+    }
+
+    /// Element (feature f, time t) of a block's lanes is at base + (f·maxNew + t)·lanes.
+    @inline(__always)
+    private func group<V: LaneVector>(_: V.Type, rows: UnsafePointer<Int32>, prefixLength lp: Int,
+                                prefixKeys pk: UnsafeMutablePointer<Float>, prefixValues pv: UnsafeMutablePointer<Float>,
+                                keys: UnsafeMutablePointer<Float>, values: UnsafeMutablePointer<Float>,
+                                scratch: UnsafeMutablePointer<V>) {
+        let w = V.scalarCount, hs = d / heads, g = generated, total = lp + g, t0 = g - 1
+        let q = scratch, o = q + d, scores = o + d, mz = scores + maxPrefix + maxNew
+        // Lanes are addressed as floats (a SIMD lane subscript is not inlined in generic code).
+        let qf = UnsafeMutableRawPointer(q).assumingMemoryBound(to: Float.self)
+        let of = UnsafeMutableRawPointer(o).assumingMemoryBound(to: Float.self)
+        let sf = UnsafeMutableRawPointer(scores).assumingMemoryBound(to: Float.self)
+        let mf = UnsafeMutableRawPointer(mz).assumingMemoryBound(to: Float.self)
+        // Queries into lanes (0 for finished samples); the new keys and values into the cache.
+        qf.update(repeating: 0, count: d * w)
+        for i in 0..<w where rows[i] >= 0 {
+            let row = qkv + Int(rows[i]) * 3 * d
+            for f in 0..<d {
+                qf[f * w + i] = row[f]
+                keys[(f * maxNew + t0) * w + i] = row[d + f]
+                values[(f * maxNew + t0) * w + i] = row[2 * d + f]
+            }
+        }
+        let scale = 1 / Float(hs).squareRoot()
+        for h in 0..<heads {
+            let c0 = h * hs
+            prefixScores(V.self, q + c0, pk + c0, lp, hs, scale, scores)
+            generatedScores(V.self, q + c0, keys + c0 * maxNew * w, g, hs, scale, scores + lp)
+            // Softmax per lane (the maximum on floats: lane-wise max is not vectorised in generic code).
+            for i in 0..<w { mf[i] = -.infinity }
+            for t in 0..<total { for i in 0..<w { mf[i] = Swift.max(mf[i], sf[t * w + i]) } }
+            let m = mz[0]
+            var z = V()
+            for t in 0..<total {
+                let e = V.exp(scores[t] - m)
+                scores[t] = e
+                z += e
+            }
+            weightedValues(V.self, scores, pv + c0, lp, values + c0 * maxNew * w, g, hs, 1 / z, o + c0)
+        }
+        for i in 0..<w where rows[i] >= 0 {
+            let dst = out + Int(rows[i]) * d
+            for f in 0..<d { dst[f] = of[f * w + i] }
+        }
+    }
+
+    /// scores[t] = (q · key t) · scale over the prefix (rows `d` apart, one key for every lane), four
+    /// time steps at a time (four independent FMA chains).
+    @inline(__always)
+    private func prefixScores<V: LaneVector>(_: V.Type, _ q: UnsafeMutablePointer<V>, _ keys: UnsafeMutablePointer<Float>, _ count: Int,
+                                       _ hs: Int, _ scale: Float, _ scores: UnsafeMutablePointer<V>) {
+        var t = 0
+        while t + 4 <= count {
+            let k0 = keys + t * d, k1 = k0 + d, k2 = k1 + d, k3 = k2 + d
+            var a0 = V(), a1 = V(), a2 = V(), a3 = V()
+            for j in 0..<hs {
+                let qj = q[j]
+                a0.addProduct(qj, V(repeating: k0[j])); a1.addProduct(qj, V(repeating: k1[j]))
+                a2.addProduct(qj, V(repeating: k2[j])); a3.addProduct(qj, V(repeating: k3[j]))
+            }
+            scores[t] = a0 * scale; scores[t + 1] = a1 * scale; scores[t + 2] = a2 * scale; scores[t + 3] = a3 * scale
+            t += 4
+        }
+        while t < count {
+            let k0 = keys + t * d
+            var a0 = V()
+            for j in 0..<hs { a0.addProduct(q[j], V(repeating: k0[j])) }
+            scores[t] = a0 * scale
+            t += 1
+        }
+    }
+
+    /// scores[t] = (q · key t) · scale over the generated keys (lane vectors; feature j's times are
+    /// consecutive vectors from keys + j·maxNew·lanes), four time steps at a time.
+    @inline(__always)
+    private func generatedScores<V: LaneVector>(_: V.Type, _ q: UnsafeMutablePointer<V>, _ keys: UnsafeMutablePointer<Float>, _ count: Int,
+                                          _ hs: Int, _ scale: Float, _ scores: UnsafeMutablePointer<V>) {
+        let w = V.scalarCount, fs = maxNew * w
+        var t = 0
+        while t + 4 <= count {
+            var a0 = V(), a1 = V(), a2 = V(), a3 = V()
+            for j in 0..<hs {
+                let qj = q[j], kj = keys + j * fs + t * w
+                a0.addProduct(qj, lanes(kj, V.self)); a1.addProduct(qj, lanes(kj + w, V.self))
+                a2.addProduct(qj, lanes(kj + 2 * w, V.self)); a3.addProduct(qj, lanes(kj + 3 * w, V.self))
+            }
+            scores[t] = a0 * scale; scores[t + 1] = a1 * scale; scores[t + 2] = a2 * scale; scores[t + 3] = a3 * scale
+            t += 4
+        }
+        while t < count {
+            var a0 = V()
+            for j in 0..<hs { a0.addProduct(q[j], lanes(keys + j * fs + t * w, V.self)) }
+            scores[t] = a0 * scale
+            t += 1
+        }
+    }
+
+    /// out[j] = inv · (Σ_t p[t] · prefix value (t, j) + Σ_t p[prefix + t] · generated value (t, j))
+    /// for the head's features, four at a time; prefix values are rows `d` apart, generated ones
+    /// lane vectors as in `generatedScores`.
+    @inline(__always)
+    private func weightedValues<V: LaneVector>(_: V.Type, _ p: UnsafeMutablePointer<V>, _ prefix: UnsafeMutablePointer<Float>, _ prefixCount: Int,
+                                         _ generated: UnsafeMutablePointer<Float>, _ generatedCount: Int, _ hs: Int, _ inv: V,
+                                         _ out: UnsafeMutablePointer<V>) {
+        let w = V.scalarCount, fs = maxNew * w
+        let pg = p + prefixCount
+        var j = 0
+        while j + 4 <= hs {
+            var a0 = V(), a1 = V(), a2 = V(), a3 = V()
+            for t in 0..<prefixCount {
+                let pt = p[t], v = prefix + t * d + j
+                a0.addProduct(pt, V(repeating: v[0])); a1.addProduct(pt, V(repeating: v[1]))
+                a2.addProduct(pt, V(repeating: v[2])); a3.addProduct(pt, V(repeating: v[3]))
+            }
+            let g0 = generated + j * fs, g1 = g0 + fs, g2 = g1 + fs, g3 = g2 + fs
+            for t in 0..<generatedCount {
+                let pt = pg[t], o = t * w
+                a0.addProduct(pt, lanes(g0 + o, V.self)); a1.addProduct(pt, lanes(g1 + o, V.self))
+                a2.addProduct(pt, lanes(g2 + o, V.self)); a3.addProduct(pt, lanes(g3 + o, V.self))
+            }
+            out[j] = a0 * inv; out[j + 1] = a1 * inv; out[j + 2] = a2 * inv; out[j + 3] = a3 * inv
+            j += 4
+        }
+        while j < hs {
+            var a0 = V()
+            for t in 0..<prefixCount { a0.addProduct(p[t], V(repeating: prefix[t * d + j])) }
+            for t in 0..<generatedCount { a0.addProduct(pg[t], lanes(generated + j * fs + t * w, V.self)) }
+            out[j] = a0 * inv
+            j += 1
+        }
+    }
+}
+
+@inline(__always)
+private func lanes<V: LaneVector>(_ p: UnsafeMutablePointer<Float>, _: V.Type) -> V {
+    UnsafeRawPointer(p).loadUnaligned(as: V.self)
+}
+
+/// The float vectors decoding attention runs on, one lane per sample.
+protocol LaneVector: SIMD where Scalar == Float {
+    /// `fastExp` on every lane, with the scalar version's bits.
+    static func exp(_ x: Self) -> Self
+}
+
+/// fastExp (MSTaRTensor) on 8 lanes, the same operations in the same order. Written on the
+/// concrete vector types: generic SIMD integer operations run lane by lane.
+extension SIMD8: LaneVector where Scalar == Float {
+    @inline(__always)
+    static func exp(_ x: SIMD8<Float>) -> SIMD8<Float> {
+        let lo = SIMD8<Float>(repeating: -87.33654), hi = SIMD8<Float>(repeating: 88.72283)
+        let xc = x.replacing(with: lo, where: x .< lo).replacing(with: hi, where: x .> hi)
+        let shifted = xc * 1.442_695_04 + 12_582_912.0
+        let n = shifted - 12_582_912.0
+        let r = xc - n * 0.693_359_375 + n * 2.121_944_4e-4
+        var p = SIMD8<Float>(repeating: 1.987_569_15e-4)
+        p = p * r + 1.398_199_95e-3
+        p = p * r + 8.333_451_9e-3
+        p = p * r + 4.166_579_59e-2
+        p = p * r + 1.666_666_55e-1
+        p = p * r + 5.000_000_12e-1
+        let y = p * r * r + r + 1
+        let ni = unsafeBitCast(shifted, to: SIMD8<Int32>.self) &- SIMD8<Int32>(repeating: 0x4B40_0000)
+        let scale = unsafeBitCast((ni &+ SIMD8<Int32>(repeating: 127)) &* SIMD8<Int32>(repeating: 1 << 23), to: SIMD8<Float>.self)
+        return (y * scale).replacing(with: 0, where: x .< lo)
+    }
+}
+
+extension SIMD4: LaneVector where Scalar == Float {
+    @inline(__always)
+    static func exp(_ x: SIMD4<Float>) -> SIMD4<Float> { SIMD8<Float>.exp(SIMD8<Float>(lowHalf: x, highHalf: x)).lowHalf }
+}
+
+extension SIMD2: LaneVector where Scalar == Float {
+    @inline(__always)
+    static func exp(_ x: SIMD2<Float>) -> SIMD2<Float> { SIMD4<Float>.exp(SIMD4<Float>(lowHalf: x, highHalf: x)).lowHalf }
+}
