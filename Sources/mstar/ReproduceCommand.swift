@@ -32,6 +32,10 @@ struct Reproduce: ParsableCommand {
     @Option(help: "Only these experiments (comma-separated: methods, selection, prompts, temperature, verifier).")
     var only: String?
 
+    @Option(help: ArgumentHelp("Only these variants (comma-separated names as in the tables).",
+                               discussion: "For example --only methods --variants 'pre-evolved,mstar (full recipe)' measures the recipe alone."))
+    var variants: String?
+
     @Option(help: "BLAS and worker threads (default: the number of cores).")
     var threads: Int?
 
@@ -49,7 +53,20 @@ struct Reproduce: ParsableCommand {
         let suite = try TaskSuite(seed: 0, bank: try DigitBank.load())
         let scale = quick ? StudyScale.quick : StudyScale.full
         let wanted = only.map { Set($0.split(separator: ",").map(String.init)) }
-        let experiments = Study.experiments(scale: scale, quick: quick).filter { wanted?.contains($0.name) ?? true }
+        var experiments = Study.experiments(scale: scale, quick: quick).filter { wanted?.contains($0.name) ?? true }
+        if let variants {
+            let keep = Set(variants.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
+            let known = Set(experiments.flatMap { $0.variants.map(\.name) })
+            if let unknown = keep.subtracting(known).sorted().first {
+                throw ValidationError("no variant '\(unknown)' in \(experiments.map(\.name).joined(separator: ", ")); "
+                                      + "variants: \(known.sorted().joined(separator: ", "))")
+            }
+            experiments = experiments.compactMap { e in
+                var e = e
+                e.variants = e.variants.filter { keep.contains($0.name) }
+                return e.variants.isEmpty ? nil : e
+            }
+        }
         let outDir = URL(fileURLWithPath: out)
         try FileManager.default.createDirectory(at: outDir.appendingPathComponent("plots"), withIntermediateDirectories: true)
         let test = Array(suite.examples(.test).prefix(scale.testPrompts))
