@@ -77,6 +77,8 @@ public enum Study {
                 StudyVariant("PRM top-1", with(.continuousPRM) { $0.selectK = 1 }),
                 StudyVariant("PRM top-2", base(.continuousPRM)),
                 StudyVariant("PRM top-4", with(.continuousPRM) { $0.selectK = 4 }),
+                // Analysis: what a perfect PRM would keep (every step verified by the oracle).
+                StudyVariant("oracle steps (perfect PRM)", with(.continuous) { $0.selection = .oracleSteps }),
             ]
         }
 

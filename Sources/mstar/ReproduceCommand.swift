@@ -14,7 +14,7 @@ struct Reproduce: ParsableCommand {
         discussion: """
         Every variant starts from the pre-evolved policy and runs a whole self-evolving run; each seed trains one PRM that all
         its runs share (for PRM selection, votes and Reward-Pass@2). Identical variants listed by several experiments run once.
-        A finished run keeps its metrics under OUT/runs/, so an interrupted reproduce continues where it stopped.
+        A finished run keeps its metrics under OUT/runs/full (or OUT/runs/quick), so an interrupted reproduce continues where it stopped.
         """)
 
     @Flag(help: "A subset: one seed, smaller runs, one variant per question (under 15 minutes).")
@@ -125,6 +125,10 @@ struct Reproduce: ParsableCommand {
         log("reproduce: done in \(String(format: "%.1f", seconds / 60)) min; see \(out)/README.md")
     }
 
+    /// Where finished runs, PRMs and verifier results are kept; the two scales keep theirs apart (the
+    /// baseline's and the PRM's results depend on the scale, their names do not).
+    func runsDir(_ outDir: URL) -> URL { outDir.appendingPathComponent("runs/" + (quick ? "quick" : "full")) }
+
     func log(_ s: String) { FileHandle.standardError.write(Data((s + "\n").utf8)) }
 
     func write(_ text: String, _ name: String, _ dir: URL) throws {
@@ -148,7 +152,7 @@ struct Reproduce: ParsableCommand {
 
     /// One PRM per seed, trained from the pre-evolved policy (saved so a rerun reuses it).
     func sharedPRM(seed: UInt64, initial: VisionLanguageModel, suite: TaskSuite, scale: StudyScale, outDir: URL) throws -> ProcessRewardModel {
-        let dir = outDir.appendingPathComponent("runs/prm/seed-\(seed)")
+        let dir = runsDir(outDir).appendingPathComponent("prm/seed-\(seed)")
         if FileManager.default.fileExists(atPath: dir.appendingPathComponent("config.json").path) {
             return ProcessRewardModel(model: try Checkpoint.load(from: dir).model)
         }
@@ -160,7 +164,7 @@ struct Reproduce: ParsableCommand {
         try Checkpoint.save(model: run.prm!.model, state: TrainingState(method: "prm"), to: dir)
         let e = JSONEncoder()
         e.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try AtomicFile.write(try e.encode(r), to: outDir.appendingPathComponent("runs/prm/seed-\(seed)-report.json"))
+        try AtomicFile.write(try e.encode(r), to: runsDir(outDir).appendingPathComponent("prm/seed-\(seed)-report.json"))
         return run.prm!
     }
 
@@ -171,7 +175,7 @@ struct Reproduce: ParsableCommand {
 
     func runVariant(_ v: StudyVariant, seed: UInt64, initial: VisionLanguageModel, prm: ProcessRewardModel, suite: TaskSuite,
                     test: [Example], ood: [Example], outDir: URL) throws -> RunMetrics {
-        let dir = outDir.appendingPathComponent("runs/\(v.key)/seed-\(seed)")
+        let dir = runsDir(outDir).appendingPathComponent("\(v.key)/seed-\(seed)")
         let metricsFile = dir.appendingPathComponent("metrics.json")
         if let data = try? Data(contentsOf: metricsFile), let m = try? JSONDecoder().decode(RunMetrics.self, from: data) { return m }
         let start = Date()
@@ -222,7 +226,7 @@ struct Reproduce: ParsableCommand {
     /// Best-of-N by PRM score versus majority vote versus PRM-weighted vote, as N grows, for the
     /// pre-evolved policy on test prompts.
     func verifierExperiment(seed: UInt64, policy: VisionLanguageModel, prm: ProcessRewardModel, test: [Example], outDir: URL) throws -> VerifierMetrics {
-        let file = outDir.appendingPathComponent("runs/verifier-seed-\(seed).json")
+        let file = runsDir(outDir).appendingPathComponent("verifier-seed-\(seed).json")
         if let data = try? Data(contentsOf: file), let m = try? JSONDecoder().decode(VerifierMetrics.self, from: data) { return m }
         let tok = Tokenizer.standard
         let prompts = try test.enumerated().map { i, e in
@@ -300,7 +304,7 @@ struct Reproduce: ParsableCommand {
                 guard let settings = v.settings else { continue }
                 var sums: [Double] = [], counts: [Int] = []
                 for seed in seeds {
-                    let url = outDir.appendingPathComponent("runs/\(v.key)/seed-\(seed)/dynamics.jsonl")
+                    let url = runsDir(outDir).appendingPathComponent("\(v.key)/seed-\(seed)/dynamics.jsonl")
                     let records = (try? Evolution.readDynamics(url)) ?? []
                     for (i, r) in records.enumerated() {
                         guard let y = r.value(metric) else { continue }

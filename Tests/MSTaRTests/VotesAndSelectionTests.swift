@@ -184,7 +184,7 @@ import Testing
         #expect(key("methods", "iterative-rft") != key("methods", "rest-em"))
         let methods = e[0].variants.map(\.name)
         for i in ["1", "0.5", "0.25", "0.125", "0.0625"] { #expect(methods.contains("continuous (interval \(i))")) }
-        #expect(e[1].variants.count == 6 && e[2].variants.count == 7 && e[3].variants.count == 5)
+        #expect(e[1].variants.count == 7 && e[2].variants.count == 7 && e[3].variants.count == 5)
         let quick = Study.experiments(scale: .quick, quick: true)
         #expect(quick.allSatisfy { $0.variants.count >= 2 })
     }
