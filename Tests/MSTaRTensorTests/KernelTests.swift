@@ -55,6 +55,18 @@ import Testing
         #expect(fastExp(.nan).isNaN)
     }
 
+    /// The 8-lane exp gives every lane exactly the scalar version's bits, out of range included.
+    @Test func vectorFastExpEqualsScalar() {
+        var rng = RNG(seed: 12)
+        var xs: [Float] = [-200, -87.5, -87.33654, -1e-30, 0, 1e-30, 88.7, 100, -.infinity]
+        xs += (0..<4000).map { _ in (rng.uniform() * 2 - 1) * 100 }
+        while xs.count % 8 != 0 { xs.append(0.5) }
+        for i in stride(from: 0, to: xs.count, by: 8) {
+            let v = fastExp(SIMD8<Float>(xs[i..<(i + 8)]))
+            for j in 0..<8 { #expect(v[j].bitPattern == fastExp(xs[i + j]).bitPattern, "exp(\(xs[i + j]))") }
+        }
+    }
+
     @Test func softmaxAndNormsMatchLoops() throws {
         var rng = RNG(seed: 22)
         let x = randn([4, 9], std: 3, &rng), w = randn([9], &rng), b = randn([9], &rng)
