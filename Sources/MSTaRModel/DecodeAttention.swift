@@ -54,8 +54,8 @@ public final class GeneratedCache {
     /// over its prompt's prefix (rows of `prefixKeys`/`prefixValues` [prompts, maxPrefix, width])
     /// and its own generated tokens to `out` [active, width].
     public func attend(layer l: Int, groups: LaneGroups, qkv: UnsafeMutablePointer<Float>, generated: Int, heads: Int,
-                prefixKeys: UnsafeMutablePointer<Float>, prefixValues: UnsafeMutablePointer<Float>, prefixLength: [Int],
-                maxPrefix: Int, out: UnsafeMutablePointer<Float>) {
+                       prefixKeys: UnsafeMutablePointer<Float>, prefixValues: UnsafeMutablePointer<Float>, prefixLength: [Int],
+                       maxPrefix: Int, out: UnsafeMutablePointer<Float>) {
         let kernel = LaneAttention(d: width, heads: heads, maxNew: maxNew, maxPrefix: maxPrefix, generated: generated,
                                    keys: keys[l].ptr, values: values[l].ptr, blocks: blocks, qkv: qkv,
                                    prefixKeys: prefixKeys, prefixValues: prefixValues, out: out)
