@@ -77,12 +77,16 @@ struct Reproduce: ParsableCommand {
         // experiment -> variant -> seed -> metrics
         var summary: [String: [String: [String: RunMetrics]]] = [:]
         var verifier: [String: VerifierMetrics] = [:]
+        // Each run's and PRM's own recorded time (cached ones included), once per run.
+        var runSeconds: [String: Double] = [:]
         for seed in seedList {
             let prm = try sharedPRM(seed: seed, initial: initial, suite: suite, scale: scale, outDir: outDir)
+            runSeconds["prm/\(seed)"] = prmSeconds(seed: seed, outDir: outDir)
             for experiment in experiments {
                 for variant in experiment.variants {
                     let m = try runVariant(variant, seed: seed, initial: initial, prm: prm, suite: suite, test: test, ood: ood, outDir: outDir)
                     summary[experiment.name, default: [:]][variant.name, default: [:]][String(seed)] = m
+                    runSeconds["\(variant.key)/\(seed)"] = m.seconds
                 }
             }
             if wanted?.contains("verifier") ?? true {
@@ -92,11 +96,13 @@ struct Reproduce: ParsableCommand {
 
         // Reports.
         let seconds = Date().timeIntervalSince(start)
+        let totalRunSeconds = runSeconds.values.reduce(0, +)
         var report = "# Results of `mstar reproduce\(quick ? " --quick" : "")`\n\n"
         report += "Seeds \(seedList.map(String.init).joined(separator: ", ")); each run starts from `\(policy)`; prompt set \(scale.prompts) labelled prompts, "
             + "\(formatNumber(scale.epochs)) passes; test \(test.count) prompts, OOD \(ood.count) prompts; Pass@16 at T = 1. "
             + "Mean ± standard deviation over seeds. Wall time \(String(format: "%.1f", seconds / 60)) min "
-            + "(\(Runtime.threads) threads). Command: `scripts/mstar reproduce\(CommandLine.arguments.dropFirst(2).map { " " + $0 }.joined())`.\n\n"
+            + "(\(Runtime.threads) threads); the runs and PRMs in these tables took \(String(format: "%.1f", totalRunSeconds / 60)) min, "
+            + "each by its own recorded time (so a reproduce that reused finished runs still shows their cost). Command: `scripts/mstar reproduce\(CommandLine.arguments.dropFirst(2).map { " " + $0 }.joined())`.\n\n"
         for e in experiments {
             let table = markdownTable(e, summary[e.name] ?? [:], seeds: seedList)
             try write(table, "\(e.name).md", outDir)
@@ -118,11 +124,19 @@ struct Reproduce: ParsableCommand {
         let meta: [String: Any] = [
             "command": "scripts/mstar reproduce" + CommandLine.arguments.dropFirst(2).map { " " + $0 }.joined(),
             "seeds": seedList.map { Int($0) }, "wall_seconds": (seconds * 10).rounded() / 10, "threads": Runtime.threads,
+            "run_seconds": (totalRunSeconds * 10).rounded() / 10,
             "policy": policy, "scale": try JSONSerialization.jsonObject(with: try e.encode(scale)),
             "experiments": experiments.map { ["name": $0.name, "variants": $0.variants.map { ["name": $0.name, "run": $0.key] }] },
         ]
         try JSONSerialization.data(withJSONObject: meta, options: [.prettyPrinted, .sortedKeys]).write(to: outDir.appendingPathComponent("run.json"))
         log("reproduce: done in \(String(format: "%.1f", seconds / 60)) min; see \(out)/README.md")
+    }
+
+    /// The recorded training time of seed `seed`'s PRM (0 when its report is missing).
+    func prmSeconds(seed: UInt64, outDir: URL) -> Double {
+        let url = runsDir(outDir).appendingPathComponent("prm/seed-\(seed)-report.json")
+        guard let data = try? Data(contentsOf: url), let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return 0 }
+        return obj["seconds"] as? Double ?? 0
     }
 
     /// Where finished runs, PRMs and verifier results are kept; the two scales keep theirs apart (the
