@@ -128,7 +128,6 @@ public final class Sampler {
         var logits = Tensor(uninitialized: [n, c.vocab])
         for s in 0..<n { (logits.ptr + s * c.vocab).update(from: firstLogits.ptr + (s / k) * c.vocab, count: c.vocab) }
         var active = Array(0..<n)
-        var step = 0
         while !active.isEmpty {
             // Sample for every active sequence (row r of `logits` belongs to active[r]).
             let picks = UnsafeMutablePointer<(Int, Float, Float)>.allocate(capacity: active.count)
@@ -148,9 +147,8 @@ public final class Sampler {
             }
             active = next
             if active.isEmpty { break }
-            logits = try decode(active: active, k: k, step: step, tokens: tokens, prefixLength: prefixLength, maxPrefix: maxPrefix,
+            logits = try decode(active: active, k: k, tokens: tokens, prefixLength: prefixLength, maxPrefix: maxPrefix,
                                 prefixK: prefixK, prefixV: prefixV, cache: generatedCache)
-            step += 1
         }
         return (0..<nP).map { p in
             (0..<k).map { j in
@@ -196,7 +194,7 @@ public final class Sampler {
 
     /// One decoding step for the `active` sequences: embeds each one's last token, appends its keys
     /// and values to the cache, and returns next-token logits [active, vocab].
-    private func decode(active: [Int], k: Int, step: Int, tokens: [[Int]], prefixLength: [Int], maxPrefix: Int,
+    private func decode(active: [Int], k: Int, tokens: [[Int]], prefixLength: [Int], maxPrefix: Int,
                         prefixK: [Tensor], prefixV: [Tensor], cache: GeneratedCache) throws -> Tensor {
         let c = model.config, d = c.dModel, a = active.count
         // Every active sequence has fed the same number of tokens: all start together and leave when done.
