@@ -37,9 +37,19 @@ public struct StudyScale: Codable, Sendable, Equatable {
     public var temperaturePrompts: Int
     public var testPrompts: Int
     public var oodPrompts: Int
+    /// Prompts whose samples label the PRM's training steps (Monte-Carlo rollouts).
+    public var prmPrompts: Int = EvolutionSettings().prmPrompts
 
-    public static let full = StudyScale(prompts: 1024, epochs: 2, dynamicsPrompts: 64, temperaturePrompts: 32, testPrompts: 800, oodPrompts: 400)
+    public static let full = StudyScale(prompts: 512, epochs: 2, dynamicsPrompts: 32, temperaturePrompts: 32, testPrompts: 800, oodPrompts: 200)
     public static let quick = StudyScale(prompts: 512, epochs: 1, dynamicsPrompts: 32, temperaturePrompts: 16, testPrompts: 400, oodPrompts: 200)
+
+    /// `full`, `quick`, or the numbers of any other scale (a folder name for its runs).
+    public var name: String {
+        if self == .full { return "full" }
+        if self == .quick { return "quick" }
+        return "prompts\(prompts)-epochs\(formatNumber(epochs))-dynamics\(dynamicsPrompts)-temperature\(temperaturePrompts)"
+            + "-test\(testPrompts)-ood\(oodPrompts)-prm\(prmPrompts)"
+    }
 }
 
 public enum Study {

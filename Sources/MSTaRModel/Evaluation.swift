@@ -167,3 +167,83 @@ public func evaluateReading(_ model: VisionLanguageModel, examples: [Example], s
     return ReadingResult(split: split, overall: summary(total), families: byFamily.mapValues(summary),
                          seconds: Date().timeIntervalSince(start))
 }
+
+/// Where a policy's greedy chains go wrong, by the oracle verifier: each response falls in one
+/// category, by its answer and its first step the verifier rejects.
+public struct ErrorAnalysis: Codable, Equatable, Sendable {
+    /// The categories, in the order reports list them.
+    public static let categories = [
+        "right",                    // right answer, every step right
+        "right answer, wrong steps", // right answer through a wrong or missing step
+        "misread",                  // wrong answer; first wrong step a `read` or `height` of the scene
+        "wrong arithmetic",         // wrong answer; first wrong step a false computation
+        "inconsistent",             // wrong answer; first wrong step uses numbers not established, or out of order
+        "malformed",                // wrong answer; first wrong step fits no step form
+        "incomplete",               // wrong answer; every step right but the chain stops short
+    ]
+
+    /// Responses per category, per group of prompts.
+    public struct Summary: Codable, Equatable, Sendable {
+        public var prompts: Int
+        public var counts: [String: Int]
+
+        public init(prompts: Int, counts: [String: Int]) { self.prompts = prompts; self.counts = counts }
+
+        /// The share of this group's responses in `category`.
+        public func share(_ category: String) -> Double { prompts > 0 ? Double(counts[category] ?? 0) / Double(prompts) : 0 }
+    }
+
+    public var split: String
+    public var overall: Summary
+    public var families: [String: Summary]
+    public var seconds: Double
+
+    public init(split: String, overall: Summary, families: [String: Summary], seconds: Double) {
+        self.split = split; self.overall = overall; self.families = families; self.seconds = seconds
+    }
+
+    /// A table: one row per category, shares of the responses overall and per family.
+    public var lines: [String] {
+        let groups = [("all", overall)] + Family.allCases.compactMap { f in families[f.rawValue].map { (f.rawValue, $0) } }
+        func pad(_ s: String, _ w: Int) -> String { s.count >= w ? s + " " : s + String(repeating: " ", count: w - s.count) }
+        var out = ["\(split): where \(overall.prompts) greedy chains go wrong, by the oracle verifier (share of responses)"]
+        out.append("  " + pad("", 27) + groups.map { pad($0.0 + " (\($0.1.prompts))", 18) }.joined())
+        for c in Self.categories {
+            out.append("  " + pad(c, 27) + groups.map { pad(String(format: "%5.1f%%", 100 * $0.1.share(c)), 18) }.joined())
+        }
+        return out.map { $0.replacingOccurrences(of: " +$", with: "", options: .regularExpression) }
+    }
+
+    /// The category of one verified response.
+    public static func category(_ v: Verification) -> String {
+        if v.answerCorrect { return v.stepsCorrect ? "right" : "right answer, wrong steps" }
+        guard let first = v.firstWrongStep, first < v.verdicts.count else { return "incomplete" }
+        switch v.verdicts[first] {
+        case .wrongReading: return "misread"
+        case .wrongArithmetic: return "wrong arithmetic"
+        case .inconsistent: return "inconsistent"
+        case .malformed: return "malformed"
+        case .correct: return "incomplete"  // not reached: the first wrong step is not correct
+        }
+    }
+}
+
+/// Greedy-decodes every labelled example and sorts the responses by `ErrorAnalysis.category`,
+/// overall and per family: which part of the chain (reading the scene, the arithmetic, the form)
+/// self-training would have to fix.
+public func analyzeErrors(_ model: VisionLanguageModel, examples: [Example], split: String, maxTokens: Int = 64,
+                          tokenizer: Tokenizer = .standard) throws -> ErrorAnalysis {
+    let start = Date()
+    let labelled = examples.filter { $0.answer != nil }
+    let prompts = try labelled.enumerated().map { i, e in try SamplePrompt(e, stream: UInt64(i), tokenizer: tokenizer) }
+    let greedy = try Sampler(model: model, eos: tokenizer.eos).generate(prompts, k: 1, options: .greedy(maxTokens: maxTokens), seed: 0)
+    var overall = ErrorAnalysis.Summary(prompts: 0, counts: [:])
+    var families: [String: ErrorAnalysis.Summary] = [:]
+    for (e, g) in zip(labelled, greedy) {
+        let c = ErrorAnalysis.category(StepVerifier.verify(ids: g[0].tokens, for: e, tokenizer: tokenizer))
+        overall.prompts += 1; overall.counts[c, default: 0] += 1
+        families[e.family.rawValue, default: .init(prompts: 0, counts: [:])].prompts += 1
+        families[e.family.rawValue]!.counts[c, default: 0] += 1
+    }
+    return ErrorAnalysis(split: split, overall: overall, families: families, seconds: Date().timeIntervalSince(start))
+}

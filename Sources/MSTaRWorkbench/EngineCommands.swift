@@ -289,11 +289,18 @@ public enum EngineCommands {
                 OptionSpec("temperature", .double, default: .value(.double(1)), help: "sampling temperature"),
                 OptionSpec("limit", .int, default: .value(.int(0)), help: "first N prompts only (0: all)"),
                 OptionSpec("seed", .int, default: .setting("seed"), help: "sampling seed"),
+                OptionSpec("errors", .flag, help: "where the greedy chains go wrong instead, by the oracle verifier"),
             ]
         ) { cmd, s in
             let split = try SplitName(name: cmd.string("split"))
             var examples = try DataCommands.suite(s).examples(split)
             if cmd.int("limit") > 0 { examples = Array(examples.prefix(cmd.int("limit"))) }
+            if cmd.flag("errors") {
+                let r = try analyzeErrors(try policy(s), examples: examples, split: split.rawValue)
+                var out = CommandOutput(lines: r.lines)
+                out.volatile("\(f2(r.seconds)) s")
+                return out
+            }
             guard cmd.int("k") >= 0, cmd.double("temperature") >= 0 else { throw WorkbenchError("--k and --temperature must be 0 or more") }
             let r = try evaluate(try policy(s), examples: examples, split: split.rawValue, k: cmd.int("k"),
                                  temperature: Float(cmd.double("temperature")), seed: UInt64(cmd.int("seed")))

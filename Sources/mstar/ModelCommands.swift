@@ -129,7 +129,20 @@ struct EvalCommand: ParsableCommand {
     var show = 0
     @Flag(help: "Measure reading instead: greedy caption (\"what is in the image ?\") of each scene, scored digit by digit against the scene.")
     var reading = false
+    @Flag(help: "Where the greedy chains go wrong instead: each response's category by the oracle verifier (right, right answer with wrong steps, or its first wrong step: misread, wrong arithmetic, inconsistent, malformed, incomplete), per family.")
+    var errors = false
     @OptionGroup var compute: ComputeOptions
+
+    /// One JSON object on one line, keys sorted.
+    func printJSON<T: Encodable>(_ value: T) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        print(String(decoding: try encoder.encode(value), as: UTF8.self))
+    }
+
+    func validate() throws {
+        if reading && errors { throw ValidationError("--reading and --errors are two different measurements: give one") }
+    }
 
     func run() throws {
         compute.apply()
@@ -141,9 +154,7 @@ struct EvalCommand: ParsableCommand {
         if reading {
             let r = try evaluateReading(loaded.model, examples: examples, split: split)
             if json {
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.sortedKeys]
-                print(String(decoding: try encoder.encode(r), as: UTF8.self))
+                try printJSON(r)
             } else {
                 func line(_ name: String, _ s: ReadingResult.Summary) -> String {
                     String(format: "  %-11@ %4d scenes  digits %5.1f%% of %d  heights %5.1f%% of %d  scenes read right %5.1f%%", name, s.scenes,
@@ -152,6 +163,15 @@ struct EvalCommand: ParsableCommand {
                 print(String(format: "%@ reading: %.1f s", split, r.seconds))
                 print(line("all", r.overall))
                 for (family, f) in r.families.sorted(by: { $0.key < $1.key }) { print(line(family, f)) }
+            }
+            return
+        }
+        if errors {
+            let r = try analyzeErrors(loaded.model, examples: examples, split: split)
+            if json {
+                try printJSON(r)
+            } else {
+                r.lines.forEach { print($0) }
             }
             return
         }
@@ -170,9 +190,7 @@ struct EvalCommand: ParsableCommand {
         }
         let r = try evaluate(loaded.model, examples: examples, split: split, k: k, temperature: temperature, seed: sampleSeed)
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]
-            print(String(decoding: try encoder.encode(r), as: UTF8.self))
+            try printJSON(r)
         } else {
             print(String(format: "%@: %d prompts  greedy %.1f%%  pass@%d %.1f%% (T=%.2f)  %.1f s", split, r.prompts,
                          100 * r.greedyAcc, k, 100 * r.passAtK, temperature, r.seconds))

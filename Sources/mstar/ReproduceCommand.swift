@@ -14,7 +14,9 @@ struct Reproduce: ParsableCommand {
         discussion: """
         Every variant starts from the pre-evolved policy and runs a whole self-evolving run; each seed trains one PRM that all
         its runs share (for PRM selection, votes and Reward-Pass@2). Identical variants listed by several experiments run once.
-        A finished run keeps its metrics under OUT/runs/full (or OUT/runs/quick), so an interrupted reproduce continues where it stopped.
+        A finished run keeps its metrics under OUT/runs/SCALE (full, quick, or the numbers of a scale set by the options below),
+        so an interrupted reproduce continues where it stopped. The scale options make the study smaller or larger, e.g.
+        --quick --prompts 16 --epochs 0.5 --test-prompts 16 --ood-prompts 8 --dynamics-prompts 8 --temperature-prompts 4 --prm-prompts 8 is a smoke test.
         """)
 
     @Flag(help: "A subset: one seed, smaller runs, one variant per question (under 15 minutes).")
@@ -39,6 +41,41 @@ struct Reproduce: ParsableCommand {
     @Option(help: "BLAS and worker threads (default: the number of cores).")
     var threads: Int?
 
+    @OptionGroup(title: "Scale (default: the full study's, or --quick's)")
+    var scaleOptions: ScaleOptions
+
+    struct ScaleOptions: ParsableArguments {
+        @Option(help: "Labelled prompts per run.")
+        var prompts: Int?
+        @Option(help: "Passes over the prompt set per run.")
+        var epochs: Double?
+        @Option(help: "Validation prompts for the dynamics.")
+        var dynamicsPrompts: Int?
+        @Option(help: "Validation prompts for the temperature search.")
+        var temperaturePrompts: Int?
+        @Option(help: "Test prompts.")
+        var testPrompts: Int?
+        @Option(help: "OOD prompts.")
+        var oodPrompts: Int?
+        @Option(help: "Prompts whose samples label the PRM's training steps.")
+        var prmPrompts: Int?
+
+        /// `base` with the given values in place of its own.
+        func applied(to base: StudyScale) throws -> StudyScale {
+            var s = base
+            for (name, v) in [("prompts", prompts), ("dynamics-prompts", dynamicsPrompts), ("temperature-prompts", temperaturePrompts),
+                              ("test-prompts", testPrompts), ("ood-prompts", oodPrompts), ("prm-prompts", prmPrompts)] {
+                if let v, v < 1 { throw ValidationError("--\(name) must be at least 1 (got \(v))") }
+            }
+            if let e = epochs, !(e > 0) { throw ValidationError("--epochs must be above 0 (got \(e))") }
+            s.prompts = prompts ?? s.prompts; s.epochs = epochs ?? s.epochs
+            s.dynamicsPrompts = dynamicsPrompts ?? s.dynamicsPrompts; s.temperaturePrompts = temperaturePrompts ?? s.temperaturePrompts
+            s.testPrompts = testPrompts ?? s.testPrompts; s.oodPrompts = oodPrompts ?? s.oodPrompts
+            s.prmPrompts = prmPrompts ?? s.prmPrompts
+            return s
+        }
+    }
+
     func run() throws {
         let start = Date()
         Runtime.setThreads(threads ?? ProcessInfo.processInfo.activeProcessorCount)
@@ -51,7 +88,7 @@ struct Reproduce: ParsableCommand {
         }
         let initial = try Checkpoint.load(from: URL(fileURLWithPath: policy)).model
         let suite = try TaskSuite(seed: 0, bank: try DigitBank.load())
-        let scale = quick ? StudyScale.quick : StudyScale.full
+        let scale = try scaleOptions.applied(to: quick ? StudyScale.quick : StudyScale.full)
         let wanted = only.map { Set($0.split(separator: ",").map(String.init)) }
         var experiments = Study.experiments(scale: scale, quick: quick).filter { wanted?.contains($0.name) ?? true }
         if let variants {
@@ -75,22 +112,23 @@ struct Reproduce: ParsableCommand {
             + "\(scale.prompts) prompts, \(formatNumber(scale.epochs)) epochs; test \(test.count), ood \(ood.count) prompts")
 
         // experiment -> variant -> seed -> metrics
+        let runs = runsDir(outDir, scale: scale)
         var summary: [String: [String: [String: RunMetrics]]] = [:]
         var verifier: [String: VerifierMetrics] = [:]
         // Each run's and PRM's own recorded time (cached ones included), once per run.
         var runSeconds: [String: Double] = [:]
         for seed in seedList {
-            let prm = try sharedPRM(seed: seed, initial: initial, suite: suite, scale: scale, outDir: outDir)
-            runSeconds["prm/\(seed)"] = prmSeconds(seed: seed, outDir: outDir)
+            let prm = try sharedPRM(seed: seed, initial: initial, suite: suite, scale: scale, runs: runs)
+            runSeconds["prm/\(seed)"] = prmSeconds(seed: seed, runs: runs)
             for experiment in experiments {
                 for variant in experiment.variants {
-                    let m = try runVariant(variant, seed: seed, initial: initial, prm: prm, suite: suite, test: test, ood: ood, outDir: outDir)
+                    let m = try runVariant(variant, seed: seed, initial: initial, prm: prm, suite: suite, test: test, ood: ood, runs: runs)
                     summary[experiment.name, default: [:]][variant.name, default: [:]][String(seed)] = m
                     runSeconds["\(variant.key)/\(seed)"] = m.seconds
                 }
             }
             if wanted?.contains("verifier") ?? true {
-                verifier[String(seed)] = try verifierExperiment(seed: seed, policy: initial, prm: prm, test: test, outDir: outDir)
+                verifier[String(seed)] = try verifierExperiment(seed: seed, policy: initial, prm: prm, test: test, runs: runs)
             }
         }
 
@@ -107,7 +145,7 @@ struct Reproduce: ParsableCommand {
             let table = markdownTable(e, summary[e.name] ?? [:], seeds: seedList)
             try write(table, "\(e.name).md", outDir)
             report += table + "\n"
-            try plotDynamics(e, seeds: seedList, outDir: outDir)
+            try plotDynamics(e, seeds: seedList, runs: runs, outDir: outDir)
         }
         if !verifier.isEmpty {
             let table = verifierTable(verifier)
@@ -120,7 +158,8 @@ struct Reproduce: ParsableCommand {
         e.outputFormatting = [.prettyPrinted, .sortedKeys]
         var json = try JSONSerialization.jsonObject(with: try e.encode(summary)) as! [String: Any]
         if !verifier.isEmpty { json["verifier"] = try JSONSerialization.jsonObject(with: try e.encode(verifier)) }
-        try JSONSerialization.data(withJSONObject: json, options: [.prettyPrinted, .sortedKeys]).write(to: outDir.appendingPathComponent("summary.json"))
+        try AtomicFile.write(try JSONSerialization.data(withJSONObject: json, options: [.prettyPrinted, .sortedKeys]),
+                             to: outDir.appendingPathComponent("summary.json"))
         let meta: [String: Any] = [
             "command": "scripts/mstar reproduce" + CommandLine.arguments.dropFirst(2).map { " " + $0 }.joined(),
             "seeds": seedList.map { Int($0) }, "wall_seconds": (seconds * 10).rounded() / 10, "threads": Runtime.threads,
@@ -128,20 +167,21 @@ struct Reproduce: ParsableCommand {
             "policy": policy, "scale": try JSONSerialization.jsonObject(with: try e.encode(scale)),
             "experiments": experiments.map { ["name": $0.name, "variants": $0.variants.map { ["name": $0.name, "run": $0.key] }] },
         ]
-        try JSONSerialization.data(withJSONObject: meta, options: [.prettyPrinted, .sortedKeys]).write(to: outDir.appendingPathComponent("run.json"))
+        try AtomicFile.write(try JSONSerialization.data(withJSONObject: meta, options: [.prettyPrinted, .sortedKeys]),
+                             to: outDir.appendingPathComponent("run.json"))
         log("reproduce: done in \(String(format: "%.1f", seconds / 60)) min; see \(out)/README.md")
     }
 
     /// The recorded training time of seed `seed`'s PRM (0 when its report is missing).
-    func prmSeconds(seed: UInt64, outDir: URL) -> Double {
-        let url = runsDir(outDir).appendingPathComponent("prm/seed-\(seed)-report.json")
+    func prmSeconds(seed: UInt64, runs: URL) -> Double {
+        let url = runs.appendingPathComponent("prm/seed-\(seed)-report.json")
         guard let data = try? Data(contentsOf: url), let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return 0 }
         return obj["seconds"] as? Double ?? 0
     }
 
-    /// Where finished runs, PRMs and verifier results are kept; the two scales keep theirs apart (the
+    /// Where finished runs, PRMs and verifier results are kept; each scale keeps its own (the
     /// baseline's and the PRM's results depend on the scale, their names do not).
-    func runsDir(_ outDir: URL) -> URL { outDir.appendingPathComponent("runs/" + (quick ? "quick" : "full")) }
+    func runsDir(_ outDir: URL, scale: StudyScale) -> URL { outDir.appendingPathComponent("runs/" + scale.name) }
 
     func log(_ s: String) { FileHandle.standardError.write(Data((s + "\n").utf8)) }
 
@@ -165,20 +205,21 @@ struct Reproduce: ParsableCommand {
     }
 
     /// One PRM per seed, trained from the pre-evolved policy (saved so a rerun reuses it).
-    func sharedPRM(seed: UInt64, initial: VisionLanguageModel, suite: TaskSuite, scale: StudyScale, outDir: URL) throws -> ProcessRewardModel {
-        let dir = runsDir(outDir).appendingPathComponent("prm/seed-\(seed)")
+    func sharedPRM(seed: UInt64, initial: VisionLanguageModel, suite: TaskSuite, scale: StudyScale, runs: URL) throws -> ProcessRewardModel {
+        let dir = runs.appendingPathComponent("prm/seed-\(seed)")
         if FileManager.default.fileExists(atPath: dir.appendingPathComponent("config.json").path) {
             return ProcessRewardModel(model: try Checkpoint.load(from: dir).model)
         }
         var settings = Recipe.mstar.settings
         settings.prompts = scale.prompts
+        settings.prmPrompts = scale.prmPrompts
         let run = try Evolution(suite: suite, policy: initial, settings: settings, seed: seed)
         let r = try run.trainPRM()
         log("seed \(seed): PRM on \(r.responses) responses, \(r.steps) steps; MC labels agree with the oracle on \(String(format: "%.3f", r.labelAccuracy)); \(String(format: "%.0f", r.seconds)) s")
         try Checkpoint.save(model: run.prm!.model, state: TrainingState(method: "prm"), to: dir)
         let e = JSONEncoder()
         e.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try AtomicFile.write(try e.encode(r), to: runsDir(outDir).appendingPathComponent("prm/seed-\(seed)-report.json"))
+        try AtomicFile.write(try e.encode(r), to: runs.appendingPathComponent("prm/seed-\(seed)-report.json"))
         return run.prm!
     }
 
@@ -188,8 +229,8 @@ struct Reproduce: ParsableCommand {
     }
 
     func runVariant(_ v: StudyVariant, seed: UInt64, initial: VisionLanguageModel, prm: ProcessRewardModel, suite: TaskSuite,
-                    test: [Example], ood: [Example], outDir: URL) throws -> RunMetrics {
-        let dir = runsDir(outDir).appendingPathComponent("\(v.key)/seed-\(seed)")
+                    test: [Example], ood: [Example], runs: URL) throws -> RunMetrics {
+        let dir = runs.appendingPathComponent("\(v.key)/seed-\(seed)")
         let metricsFile = dir.appendingPathComponent("metrics.json")
         if let data = try? Data(contentsOf: metricsFile), let m = try? JSONDecoder().decode(RunMetrics.self, from: data) { return m }
         let start = Date()
@@ -239,8 +280,8 @@ struct Reproduce: ParsableCommand {
 
     /// Best-of-N by PRM score versus majority vote versus PRM-weighted vote, as N grows, for the
     /// pre-evolved policy on test prompts.
-    func verifierExperiment(seed: UInt64, policy: VisionLanguageModel, prm: ProcessRewardModel, test: [Example], outDir: URL) throws -> VerifierMetrics {
-        let file = runsDir(outDir).appendingPathComponent("verifier-seed-\(seed).json")
+    func verifierExperiment(seed: UInt64, policy: VisionLanguageModel, prm: ProcessRewardModel, test: [Example], runs: URL) throws -> VerifierMetrics {
+        let file = runs.appendingPathComponent("verifier-seed-\(seed).json")
         if let data = try? Data(contentsOf: file), let m = try? JSONDecoder().decode(VerifierMetrics.self, from: data) { return m }
         let tok = Tokenizer.standard
         let prompts = try test.enumerated().map { i, e in
@@ -307,7 +348,7 @@ struct Reproduce: ParsableCommand {
     }
 
     /// Validation curves per variant (mean over seeds) against passes over the prompt set.
-    func plotDynamics(_ e: StudyExperiment, seeds: [UInt64], outDir: URL) throws {
+    func plotDynamics(_ e: StudyExperiment, seeds: [UInt64], runs: URL, outDir: URL) throws {
         guard let gnuplot = Gnuplot.locate() else { log("no gnuplot: plots skipped (\(Gnuplot.missingMessage))"); return }
         let metrics: [(String, String)] = e.name == "temperature"
             ? [("greedy_acc", "greedy accuracy"), ("pass_at_k", "Pass@16"), ("reward_pass_at_2", "Reward-Pass@2"), ("temperature", "temperature")]
@@ -318,7 +359,7 @@ struct Reproduce: ParsableCommand {
                 guard let settings = v.settings else { continue }
                 var sums: [Double] = [], counts: [Int] = []
                 for seed in seeds {
-                    let url = runsDir(outDir).appendingPathComponent("\(v.key)/seed-\(seed)/dynamics.jsonl")
+                    let url = runs.appendingPathComponent("\(v.key)/seed-\(seed)/dynamics.jsonl")
                     let records = (try? Evolution.readDynamics(url)) ?? []
                     for (i, r) in records.enumerated() {
                         guard let y = r.value(metric) else { continue }

@@ -1,5 +1,6 @@
 import Foundation
 import MSTaRModel
+import MSTaRTasks
 import Testing
 
 @Suite struct EvaluationTests {
@@ -33,5 +34,34 @@ import Testing
         #expect(json["greedy_acc"] as? Double == 0.5 && json["pass_at_k"] as? Double == 1)
         #expect(Set(family.keys) == ["prompts", "greedy_acc", "pass_at_k"])
         #expect(try JSONDecoder().decode(EvaluationResult.self, from: try JSONEncoder().encode(r)).families == r.families)
+    }
+
+    /// Each hand-made chain for "sum of 3 7 5" lands in the category its first wrong step names.
+    @Test func errorCategoriesFollowTheFirstWrongStep() {
+        let facts = SceneFacts(reads: [[3, 7, 5]])
+        func category(_ text: String) -> String {
+            ErrorAnalysis.category(StepVerifier.verify(text, kind: .sum, facts: facts, gold: 15))
+        }
+        #expect(category("read 3 7 5 ; 3 + 7 = 10 ; 10 + 5 = 15 ; answer 15") == "right")
+        #expect(category("read 3 7 6 ; 3 + 7 = 10 ; 10 + 6 = 15 ; answer 15") == "right answer, wrong steps")
+        #expect(category("read 3 7 6 ; 3 + 7 = 10 ; 10 + 6 = 16 ; answer 16") == "misread")
+        #expect(category("read 3 7 5 ; 3 + 7 = 11 ; 11 + 5 = 16 ; answer 16") == "wrong arithmetic")
+        #expect(category("read 3 7 5 ; 3 + 9 = 12 ; answer 12") == "inconsistent")
+        #expect(category("read 3 7 5 ; banana") == "malformed")
+        #expect(category("read 3 7 5 ; 3 + 7 = 10") == "incomplete")
+        #expect(category("") == "incomplete")
+    }
+
+    /// The report's shares are each category's count over the group's prompts, families in suite order.
+    @Test func errorReportShowsSharesPerFamily() {
+        let r = ErrorAnalysis(split: "test", overall: .init(prompts: 4, counts: ["right": 1, "misread": 3]),
+                              families: ["chart": .init(prompts: 1, counts: ["right": 1]),
+                                         "arithmetic": .init(prompts: 3, counts: ["misread": 3])],
+                              seconds: 0)
+        let lines = r.lines
+        #expect(lines.count == 2 + ErrorAnalysis.categories.count)
+        #expect(lines[1].split(separator: " ").map(String.init) == ["all", "(4)", "arithmetic", "(3)", "chart", "(1)"])
+        #expect(lines[2].split(separator: " ").map(String.init) == ["right", "25.0%", "0.0%", "100.0%"])
+        #expect(lines[4].split(separator: " ").map(String.init) == ["misread", "75.0%", "100.0%", "0.0%"])
     }
 }

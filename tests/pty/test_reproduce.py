@@ -1,0 +1,85 @@
+"""`mstar reproduce` end to end at a tiny scale: the files it writes, their numbers against each other,
+runs shared between experiments, and a second call that reuses every finished run."""
+import json
+import statistics
+import subprocess
+
+from conftest import ROOT
+
+SCALE = ["--prompts", "16", "--epochs", "0.5", "--test-prompts", "16", "--ood-prompts", "8",
+         "--dynamics-prompts", "8", "--temperature-prompts", "4", "--prm-prompts", "8"]
+EXPERIMENTS = ["methods", "selection", "prompts", "temperature"]
+FAMILIES = ["arithmetic", "counting", "comparison", "chart"]
+
+
+def reproduce(mstar, workdir, *args):
+    path, env = workdir
+    cmd = [mstar, "reproduce", "--quick", "--seeds", "0,1", "--threads", "2", "--out", "out",
+           "--policy", str(ROOT / "checkpoints" / "pre-evolved"), *SCALE, *args]
+    return subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=str(path), timeout=900)
+
+
+def cell(mean_sd):
+    """The table's 'mean ± sd' cell for these fractions, computed here (sample standard deviation)."""
+    return f"{100 * statistics.mean(mean_sd):.1f} ± {100 * statistics.stdev(mean_sd):.1f}"
+
+
+def test_reproduce_writes_consistent_results_and_reuses_finished_runs(mstar, workdir):
+    r = reproduce(mstar, workdir)
+    assert r.returncode == 0, r.stderr
+    out = workdir[0] / "out"
+    summary = json.loads((out / "summary.json").read_text())
+    assert sorted(summary) == sorted(EXPERIMENTS + ["verifier"])
+
+    for experiment in EXPERIMENTS:
+        table = (out / f"{experiment}.md").read_text()
+        for variant, seeds in summary[experiment].items():
+            assert sorted(seeds) == ["0", "1"], (experiment, variant)
+            for m in seeds.values():
+                for key in ("test_greedy", "test_pass_at_16", "ood_greedy", "ood_pass_at_16"):
+                    assert 0 <= m[key] <= 1, (variant, key, m[key])
+                assert sorted(m["test_families"]) == sorted(FAMILIES)
+                assert (m["iterations"] == 0) == (variant == "pre-evolved"), (variant, m["iterations"])
+                assert m["seconds"] > 0
+            # The table row shows the mean and standard deviation of the seeds' numbers.
+            greedy = [seeds[s]["test_greedy"] for s in ("0", "1")]
+            ood = [seeds[s]["ood_pass_at_16"] for s in ("0", "1")]
+            row = next(line for line in table.splitlines() if line.startswith(f"| {variant} |"))
+            cells = [c.strip() for c in row.strip("|").split("|")]
+            assert cells[1] == cell(greedy), (variant, row)
+            assert cells[-1] == cell(ood), (variant, row)
+            assert (out / "plots" / f"{experiment}-greedy_acc.png").read_bytes()[:4] == b"\x89PNG"
+
+    # Identical settings listed by two experiments are one run.
+    assert summary["selection"]["all correct"] == summary["methods"]["continuous (interval 0.25)"]
+    assert summary["temperature"]["dynamic (Reward-Pass@2)"] == summary["methods"]["mstar (full recipe)"]
+    # The evolved policies differ from the pre-evolved one somewhere in their results.
+    base = summary["methods"]["pre-evolved"]["0"]
+    assert any(summary["methods"][v]["0"] != base for v in summary["methods"] if v != "pre-evolved")
+
+    verifier = summary["verifier"]["0"]
+    assert verifier["n"] == [1, 2, 4, 8, 16]
+    assert all(verifier["pass_at_n"][i] <= verifier["pass_at_n"][i + 1] for i in range(4))  # Pass@N grows with N
+
+    run = json.loads((out / "run.json").read_text())
+    assert run["seeds"] == [0, 1] and run["scale"]["prompts"] == 16 and run["scale"]["epochs"] == 0.5
+    assert run["run_seconds"] > 0 and "--prompts 16" in run["command"]
+    assert (out / "runs" / "prompts16-epochs0.5-dynamics8-temperature4-test16-ood8-prm8").is_dir()
+    assert "Seeds 0, 1" in (out / "README.md").read_text()
+
+    # A second call finds every run finished: nothing trains, and the numbers are the same bytes.
+    first = (out / "summary.json").read_bytes()
+    again = reproduce(mstar, workdir)
+    assert again.returncode == 0, again.stderr
+    assert " step " not in again.stderr and "PRM on" not in again.stderr, again.stderr
+    assert (out / "summary.json").read_bytes() == first
+
+
+def test_reproduce_refuses_bad_names_and_scales_in_one_line(mstar, workdir):
+    r = reproduce(mstar, workdir, "--variants", "no such variant")
+    assert r.returncode != 0
+    assert "no variant 'no such variant'" in r.stderr
+    r = reproduce(mstar, workdir, "--epochs", "0")
+    assert r.returncode != 0
+    assert "--epochs must be above 0" in r.stderr
+    assert not (workdir[0] / "out" / "summary.json").exists()
