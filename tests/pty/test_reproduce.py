@@ -19,9 +19,9 @@ def reproduce(mstar, workdir, *args):
     return subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=str(path), timeout=900)
 
 
-def cell(mean_sd):
+def cell(fractions):
     """The table's 'mean ± sd' cell for these fractions, computed here (sample standard deviation)."""
-    return f"{100 * statistics.mean(mean_sd):.1f} ± {100 * statistics.stdev(mean_sd):.1f}"
+    return f"{100 * statistics.mean(fractions):.1f} ± {100 * statistics.stdev(fractions):.1f}"
 
 
 def test_reproduce_writes_consistent_results_and_reuses_finished_runs(mstar, workdir):
