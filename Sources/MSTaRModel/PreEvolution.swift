@@ -21,6 +21,10 @@ public struct PreEvolutionRecipe: Codable, Equatable, Sendable {
     /// Pretraining of the vision encoder on the dense reading objective before everything else
     /// (nil: none; the encoder starts from its initialisation).
     public var vision: VisionPretrainOptions?
+    /// Pretraining examples (caption scenes and text skills, half each, never seen before) mixed into
+    /// every warm-up epoch with the seed chains, so that the warm-up does not overwrite reading;
+    /// 0: the seed chains alone.
+    public var warmupReplay: Int = 0
 
     public init(seed: UInt64 = 0, pretrainEpochs: Int = 20, pretrainLR: Float = 7e-4, warmupEpochs: Int = 20,
                 warmupLR: Float = 3e-4, batchSize: Int = 32, model: ModelConfig = ModelConfig(vocab: Tokenizer.standard.vocabSize),
@@ -46,6 +50,34 @@ public func pretrainingCorpus(suite: TaskSuite, epoch: Int, fresh: Bool, augment
     let (c0, t0) = fresh ? (epoch * nc, epoch * nt) : (0, 0)
     let examples = (c0..<(c0 + nc)).map { captionSuite.example(.captions, index: $0) } + (t0..<(t0 + nt)).map { suite.example(.text, index: $0) }
     return try examples.compactMap { try TrainingSequence($0, tokenizer: tokenizer) }
+}
+
+/// Where warm-up replay starts in the unbounded caption and text splits: past any pretraining run's
+/// blocks (20 epochs of 4,000 use 80,000), and the same whether pretraining ran in this call or
+/// before (`--from`), so a two-command pipeline gives the one-command bytes.
+public let warmupReplayStart = 1 << 20
+
+/// Warm-up epoch `epoch`'s replay: `recipe.warmupReplay` pretraining examples (half caption
+/// scenes, half text), a new block of indices each epoch from `warmupReplayStart`.
+public func warmupReplayCorpus(suite: TaskSuite, recipe: PreEvolutionRecipe, epoch: Int,
+                               tokenizer: Tokenizer = .standard) throws -> [TrainingSequence] {
+    let nc = recipe.warmupReplay / 2, nt = recipe.warmupReplay - recipe.warmupReplay / 2
+    var style = suite.renderer.style
+    style.augmentation = recipe.captionAugmentation
+    let captionSuite = recipe.captionAugmentation == nil ? suite
+        : try TaskSuite(seed: suite.seed, sizes: suite.sizes, bank: suite.renderer.bank, style: style)
+    let c0 = warmupReplayStart + epoch * nc, t0 = warmupReplayStart + epoch * nt
+    let examples = (c0..<(c0 + nc)).map { captionSuite.example(.captions, index: $0) } + (t0..<(t0 + nt)).map { suite.example(.text, index: $0) }
+    return try examples.compactMap { try TrainingSequence($0, tokenizer: tokenizer) }
+}
+
+extension TrainReport {
+    /// The report of this run followed by `r` (a phase trained in several calls).
+    mutating func append(_ r: TrainReport) {
+        meanLoss = (meanLoss * Float(steps) + r.meanLoss * Float(r.steps)) / Float(Swift.max(steps + r.steps, 1))
+        steps += r.steps; sequences += r.sequences; tokens += r.tokens
+        lastLoss = r.lastLoss; seconds += r.seconds
+    }
 }
 
 /// One phase of pre-evolution, as reported.
@@ -100,9 +132,7 @@ public func preEvolve(
                 p.tokensPerSecond = Double(before.tokens) / Swift.max(p.elapsed, 1e-9) + p.tokensPerSecond * (p.elapsed - before.seconds) / Swift.max(p.elapsed, 1e-9)
                 progress?("pretrain", p)
             }
-            total.meanLoss = (total.meanLoss * Float(total.steps) + r.meanLoss * Float(r.steps)) / Float(Swift.max(total.steps + r.steps, 1))
-            total.steps += r.steps; total.sequences += r.sequences; total.tokens += r.tokens
-            total.lastLoss = r.lastLoss; total.seconds += r.seconds
+            total.append(r)
         }
         phases.append(PhaseReport(phase: "pretrain", examples: perEpoch, report: total))
     } else if recipe.pretrainEpochs > 0 {
@@ -117,8 +147,26 @@ public func preEvolve(
         options: .init(batchSize: recipe.batchSize, schedule: .constant(lr: recipe.warmupLR),
                        optimizer: .init(lr: recipe.warmupLR, beta1: 0.9, beta2: 0.98, eps: 1e-8, weightDecay: 0.01)),
         seed: recipe.seed ^ 0x77)
-    let r2 = try warmer.train(seedSet, epochs: recipe.warmupEpochs) { progress?("warm-up", $0) }
-    phases.append(PhaseReport(phase: "warm-up", examples: seedSet.count, report: r2))
+    if recipe.warmupReplay > 0 {
+        // A new replay block every epoch, trained in one shuffle with the seed chains (the LR is constant).
+        var total = TrainReport(steps: 0, sequences: 0, tokens: 0, meanLoss: 0, lastLoss: .nan, seconds: 0)
+        for epoch in 0..<recipe.warmupEpochs {
+            let corpus = try seedSet + warmupReplayCorpus(suite: suite, recipe: recipe, epoch: epoch, tokenizer: tokenizer)
+            let before = total
+            let r = try warmer.train(corpus, epochs: 1) { p in
+                var p = p
+                p.step += before.steps
+                p.totalSteps = p.totalSteps * recipe.warmupEpochs
+                p.elapsed += before.seconds
+                progress?("warm-up", p)
+            }
+            total.append(r)
+        }
+        phases.append(PhaseReport(phase: "warm-up", examples: seedSet.count + recipe.warmupReplay, report: total))
+    } else {
+        let r2 = try warmer.train(seedSet, epochs: recipe.warmupEpochs) { progress?("warm-up", $0) }
+        phases.append(PhaseReport(phase: "warm-up", examples: seedSet.count, report: r2))
+    }
 
     let state = TrainingState(step: 0, rngs: ["init": rng])
     return (model, state, phases)

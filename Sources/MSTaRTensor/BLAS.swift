@@ -103,3 +103,25 @@ public func sgemmSingle(
         Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda ?? (transA ? m : k)), b, Int32(ldb ?? (transB ? k : n)),
         beta, c, Int32(ldc ?? n))
 }
+
+/// How many row positions of a `rows`-row product X·Wᵀ (as the sampler's decoding blocks compute
+/// it) give a row other bits than position 0 does: 0 when this BLAS computes every row the same
+/// way, so a sample's numbers cannot depend on its place in the batch. OpenBLAS 0.3.21's Haswell
+/// and Zen SGEMM kernels give 80 of 128 here (in a plain C probe, rows 6–11 of every 12 and the
+/// last 8 differ); its Sandybridge kernels (`OPENBLAS_CORETYPE=Sandybridge`) give 0, and so did the
+/// AVX-512 machine the notebooks were recorded on (bit-identical samples).
+public func gemmRowPlacementSensitivity(rows: Int = 128, k: Int = 128, n: Int = 384, seed: UInt64 = 1) -> Int {
+    var rng = RNG(seed: seed)
+    let x = (0..<(rows * k)).map { _ in rng.uniform() - 0.5 }, w = (0..<(n * k)).map { _ in rng.uniform() - 0.5 }
+    var reference = [Float](repeating: 0, count: rows * n), moved = reference, swapped = x
+    sgemmSingle(transB: true, m: rows, n: n, k: k, a: x, b: w, c: &reference)
+    var differing = 0
+    for p in 1..<rows {
+        // Row 0 moves to position p (and row p to 0); compare its outputs.
+        swapped = x
+        for j in 0..<k { swapped.swapAt(j, p * k + j) }
+        sgemmSingle(transB: true, m: rows, n: n, k: k, a: swapped, b: w, c: &moved)
+        if !moved[(p * n)..<((p + 1) * n)].elementsEqual(reference[0..<n], by: { $0.bitPattern == $1.bitPattern }) { differing += 1 }
+    }
+    return differing
+}

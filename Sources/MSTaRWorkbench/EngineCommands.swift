@@ -259,12 +259,22 @@ public enum EngineCommands {
                     OptionSpec("lr", .double, default: .value(.double(Double(isPretrain ? recipe.pretrainLR : recipe.warmupLR))), help: "learning rate"),
                     OptionSpec("batch", .int, default: .value(.int(recipe.batchSize)), help: "batch size"),
                     OptionSpec("seed", .int, default: .setting("seed"), help: "data-order seed"),
-                ]
+                ] + (isPretrain ? [
+                    OptionSpec("vision", .int, default: .value(.int(recipe.vision?.steps ?? 0)),
+                               help: "steps of vision-encoder pretraining (naming the digit under each image token) first; 0: none"),
+                ] : [
+                    OptionSpec("replay", .int, default: .value(.int(recipe.warmupReplay)),
+                               help: "pretraining examples (captions and text) mixed into each epoch, so reading is not overwritten"),
+                ])
             ) { cmd, s in
                 let model = try policy(s)
-                var r = PreEvolutionRecipe(seed: UInt64(cmd.int("seed")), batchSize: cmd.int("batch"), model: model.config)
-                if isPretrain { r.pretrainEpochs = cmd.int("epochs"); r.pretrainLR = Float(cmd.double("lr")); r.warmupEpochs = 0 }
-                else { r.pretrainEpochs = 0; r.warmupEpochs = cmd.int("epochs"); r.warmupLR = Float(cmd.double("lr")) }
+                // The warm-up is the seed-chain phase alone: no vision phase before it.
+                var r = PreEvolutionRecipe(seed: UInt64(cmd.int("seed")), batchSize: cmd.int("batch"), model: model.config, vision: nil)
+                if isPretrain {
+                    r.pretrainEpochs = cmd.int("epochs"); r.pretrainLR = Float(cmd.double("lr")); r.warmupEpochs = 0
+                    if cmd.int("vision") > 0 { r.vision = VisionPretrainOptions(steps: cmd.int("vision"), augmentation: r.captionAugmentation) }
+                }
+                else { r.pretrainEpochs = 0; r.warmupEpochs = cmd.int("epochs"); r.warmupLR = Float(cmd.double("lr")); r.warmupReplay = cmd.int("replay") }
                 var bar: Progress?
                 let (trained, _, phases) = try preEvolve(suite: try DataCommands.suite(s), recipe: r, from: model) { _, p in
                     if bar == nil { bar = s.progress(phase, total: p.totalSteps, unit: "update") }

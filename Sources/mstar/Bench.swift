@@ -106,6 +106,7 @@ struct Bench: ParsableCommand {
         }
         let sampleTokensPerSecond = Double(generated) / sampleSeconds
         let evolve = noEvolve ? nil : try evolveStep()
+        let rowPlacement = gemmRowPlacementSensitivity()
         var result: [String: Any] = [
             "gemm_gflops": round3(gemmGflops),
             "gemm": gemm,
@@ -124,6 +125,7 @@ struct Bench: ParsableCommand {
             "peak_rss_mb": round3(peakRSSMegabytes()),
             "threads": Runtime.threads,
             "blas_kernel": Runtime.blasKernel,
+            "gemm_row_positions_differing": rowPlacement,
             "config": ["vocab": config.vocab, "d_model": c, "layers": config.layers, "heads": config.heads,
                        "mlp_hidden": h, "seq": seq, "batch": batch, "params": params, "steps": steps],
         ]
@@ -140,6 +142,9 @@ struct Bench: ParsableCommand {
             if let evolve, let mean = evolve["evolve_step_s"] as? Double, let plain = evolve["evolve_step_no_search_s"] as? Double {
                 print("evolve step     \(fmt(mean)) s mean of 2 (mstar recipe, 128 prompts x 16, PRM, temperature search every 2), \(fmt(plain)) s without the search (\(evolve["evolve_policy"] ?? ""))")
             }
+            print("gemm row bits   \(rowPlacement) of 128 row positions change a row's bits" + (rowPlacement == 0
+                ? " (samples are bit-identical whatever their place in the batch)"
+                : " (samples' log-probabilities may move in the last bits with their place in the batch)"))
             print("peak RSS        \(fmt(peakRSSMegabytes())) MB; \(params) parameters")
         }
     }

@@ -65,6 +65,10 @@ struct PreEvolveCommand: ParsableCommand {
     var visionSteps = PreEvolutionRecipe().vision?.steps ?? 0
     @Option(help: "Peak learning rate of the vision-encoder pretraining.")
     var visionLR = PreEvolutionRecipe().vision?.lr ?? VisionPretrainOptions().lr
+    @Option(help: "Seed chains of thought to warm up on (default: the suite's 300). More is an upper-bound experiment: the study's recipe may use only the standard seed set.")
+    var seedChains: Int?
+    @Option(help: "Pretraining examples (captions and text, half each, new every epoch) mixed into each warm-up epoch so that it does not overwrite reading; 0: seed chains only.")
+    var warmupReplay = PreEvolutionRecipe().warmupReplay
     @Option(help: "Continue from this checkpoint instead of a fresh model (e.g. with --pretrain-epochs 0 to redo only the warm-up).")
     var from: String?
     @Option(help: "Path of digits.csv.gz.")
@@ -76,6 +80,10 @@ struct PreEvolveCommand: ParsableCommand {
         var sizes = SplitSizes.standard
         if let captions { sizes.captions = captions }
         if let text { sizes.text = text }
+        if let seedChains {
+            guard seedChains > 0 else { throw ValidationError("--seed-chains must be at least 1") }
+            sizes.seed = seedChains
+        }
         let suite = try TaskSuite(seed: seed, sizes: sizes, bank: try DigitBank.load(path: digits))
         let initial = try from.map { try Checkpoint.load(from: URL(fileURLWithPath: $0)).model }
         var recipe = PreEvolutionRecipe(seed: seed)
@@ -85,6 +93,7 @@ struct PreEvolveCommand: ParsableCommand {
         recipe.warmupLR = warmupLR
         recipe.captionAugmentation = augment ? .standard : nil
         recipe.freshEachEpoch = fresh
+        recipe.warmupReplay = warmupReplay
         recipe.vision = visionSteps > 0 ? VisionPretrainOptions(steps: visionSteps, lr: visionLR, augmentation: augment ? .standard : nil) : nil
         let printer = ProgressPrinter()
         let (model, state, phases) = try preEvolve(suite: suite, recipe: recipe, from: initial) { printer.report($0, $1) }

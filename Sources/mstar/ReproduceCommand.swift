@@ -283,7 +283,6 @@ struct Reproduce: ParsableCommand {
     func verifierExperiment(seed: UInt64, policy: VisionLanguageModel, prm: ProcessRewardModel, test: [Example], runs: URL) throws -> VerifierMetrics {
         let file = runs.appendingPathComponent("verifier-seed-\(seed).json")
         if let data = try? Data(contentsOf: file), let m = try? JSONDecoder().decode(VerifierMetrics.self, from: data) { return m }
-        let tok = Tokenizer.standard
         let prompts = try test.enumerated().map { i, e in
             try SamplePrompt(e, stream: UInt64(i))
         }

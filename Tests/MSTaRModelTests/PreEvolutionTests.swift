@@ -72,4 +72,36 @@ import Testing
         #expect(a.1[0].report.steps == 4 && a.1[0].tokenReading != nil)
         #expect(a.1[1].report.steps == 12 && a.1[1].examples == 64 && a.1[1].report.sequences == 192)
     }
+
+    /// Warm-up replay draws a new block of pretraining examples each warm-up epoch, past any
+    /// pretraining epoch's, and the warm-up trains on seed chains and replay together.
+    @Test func warmupReplayDrawsUnseenPretrainingExamples() throws {
+        let sizes = SplitSizes(captions: 8, text: 8, seed: 8, labelled: 4, unlabelled: 4, validation: 4, test: 4, ood: 4)
+        let suite = try TaskSuite(seed: 3, sizes: sizes, bank: try DigitBank.load())
+        var model = ModelConfig(vocab: Tokenizer.standard.vocabSize)
+        model.visionDim = 16; model.visionLayers = 1; model.visionHeads = 2; model.visionMLP = 32
+        model.dModel = 32; model.layers = 1; model.heads = 2; model.mlpHidden = 64; model.stemChannels = [4, 8]
+        var recipe = PreEvolutionRecipe(seed: 5, pretrainEpochs: 2, pretrainLR: 3e-3, warmupEpochs: 2, warmupLR: 1e-3, batchSize: 8,
+                                        model: model, captionAugmentation: nil, freshEachEpoch: true, vision: nil)
+        recipe.warmupReplay = 6
+        let r0 = try warmupReplayCorpus(suite: suite, recipe: recipe, epoch: 0)
+        let r1 = try warmupReplayCorpus(suite: suite, recipe: recipe, epoch: 1)
+        #expect(r0.count == 6 && r1.count == 6)
+        // Captions and text from warmupReplayStart, three of each; epoch 1 takes the next three.
+        let z = warmupReplayStart
+        let expected0 = try ((z..<(z + 3)).map { suite.example(.captions, index: $0) } + (z..<(z + 3)).map { suite.example(.text, index: $0) })
+            .compactMap { try TrainingSequence($0) }
+        #expect(r0 == expected0)
+        #expect(r1[0] == (try TrainingSequence(suite.example(.captions, index: z + 3)))!)
+        #expect(r1[3] == (try TrainingSequence(suite.example(.text, index: z + 3)))!)
+
+        var steps: [Int] = []
+        let (_, _, phases) = try preEvolve(suite: suite, recipe: recipe) { phase, p in
+            if phase == "warm-up" { steps.append(p.step); #expect(p.totalSteps == 4) }
+        }
+        // 8 seed chains + 6 replayed examples = 14 per epoch: 2 batches of 8, two epochs.
+        #expect(phases[1].phase == "warm-up" && phases[1].examples == 14)
+        #expect(phases[1].report.steps == 4 && phases[1].report.sequences == 28)
+        #expect(steps == [1, 2, 3, 4])
+    }
 }

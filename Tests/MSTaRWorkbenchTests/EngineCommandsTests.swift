@@ -55,6 +55,24 @@ import Testing
         }
     }
 
+    /// `warmup` trains on the seed chains (with replayed pretraining examples when asked) and nothing
+    /// else: no vision phase runs first; `pretrain --vision 0` is the caption-and-text phase alone.
+    @Test func warmupAndPretrainRunOnlyTheirPhases() throws {
+        try Runtime.withThreads(1) {
+        let s = try session("engine-warmup")
+        let seeds = try DataCommands.suite(s).sizes.seed
+        let plain = Fixture.run(s, "warmup --epochs 1 --batch 8")
+        #expect(plain[0].hasPrefix("warm-up: \(seeds) examples, \((seeds + 7) / 8) updates"), "\(plain)")
+        let replayed = Fixture.run(s, "warmup --epochs 2 --batch 8 --replay 10")
+        #expect(replayed[0].hasPrefix("warm-up: \(seeds + 10) examples, \(2 * ((seeds + 17) / 8)) updates"), "\(replayed)")
+        let pretrain = Fixture.run(s, "pretrain --epochs 1 --batch 64 --vision 0")
+        #expect(pretrain[0].hasPrefix("pretrain: 160 examples, 3 updates"), "\(pretrain)")
+        // Each phase reports its line and its timing line; a vision phase would add two more.
+        for out in [plain, replayed, pretrain] { #expect(out.count == 2 && !out.contains { $0.hasPrefix("vision") }, "\(out)") }
+        #expect(s.execute("pretrain --replay 3").status == .failed)
+        }
+    }
+
     @Test func settingsAndRecipesCheckTheirValues() throws {
         try Runtime.withThreads(1) {
         let s = try session("engine-settings")
