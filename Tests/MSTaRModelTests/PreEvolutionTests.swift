@@ -4,15 +4,21 @@ import MSTaRTasks
 import MSTaRTensor
 import Testing
 
+/// A policy small enough to pre-evolve in a test.
+func tinyPolicyConfig() -> ModelConfig {
+    var model = ModelConfig(vocab: Tokenizer.standard.vocabSize)
+    model.visionDim = 16; model.visionLayers = 1; model.visionHeads = 2; model.visionMLP = 32
+    model.dModel = 32; model.layers = 1; model.heads = 2; model.mlpHidden = 64; model.stemChannels = [4, 8]
+    return model
+}
+
 @Suite struct PreEvolutionTests {
     /// The whole pipeline (pretraining on captions and text skills, warm-up on seed chains) runs on
     /// real scenes with a small model, lowers the loss, and repeats to the byte from the same seed.
     @Test func pipelineRunsAndIsDeterministic() throws {
         let sizes = SplitSizes(captions: 48, text: 48, seed: 16, labelled: 8, unlabelled: 8, validation: 8, test: 8, ood: 4)
         let suite = try TaskSuite(seed: 3, sizes: sizes, bank: try DigitBank.load())
-        var model = ModelConfig(vocab: Tokenizer.standard.vocabSize)
-        model.visionDim = 16; model.visionLayers = 1; model.visionHeads = 2; model.visionMLP = 32
-        model.dModel = 32; model.layers = 1; model.heads = 2; model.mlpHidden = 64; model.stemChannels = [4, 8]
+        let model = tinyPolicyConfig()
         let recipe = PreEvolutionRecipe(seed: 5, pretrainEpochs: 3, pretrainLR: 3e-3, warmupEpochs: 2, warmupLR: 1e-3, batchSize: 16, model: model,
                                         captionAugmentation: nil, freshEachEpoch: false, vision: nil)
         func run() throws -> (weights: [[Float]], phases: [PhaseReport]) {
@@ -52,9 +58,7 @@ import Testing
     @Test func augmentedFreshPipelineIsDeterministic() throws {
         let sizes = SplitSizes(captions: 32, text: 32, seed: 16, labelled: 8, unlabelled: 8, validation: 8, test: 8, ood: 4)
         let suite = try TaskSuite(seed: 3, sizes: sizes, bank: try DigitBank.load())
-        var model = ModelConfig(vocab: Tokenizer.standard.vocabSize)
-        model.visionDim = 16; model.visionLayers = 1; model.visionHeads = 2; model.visionMLP = 32
-        model.dModel = 32; model.layers = 1; model.heads = 2; model.mlpHidden = 64; model.stemChannels = [4, 8]
+        let model = tinyPolicyConfig()
         let recipe = PreEvolutionRecipe(seed: 5, pretrainEpochs: 3, pretrainLR: 3e-3, warmupEpochs: 1, warmupLR: 1e-3, batchSize: 16,
                                         model: model, captionAugmentation: .standard, freshEachEpoch: true,
                                         vision: VisionPretrainOptions(steps: 4, lr: 1e-3, batchSize: 8))
@@ -78,9 +82,7 @@ import Testing
     @Test func warmupReplayDrawsUnseenPretrainingExamples() throws {
         let sizes = SplitSizes(captions: 8, text: 8, seed: 8, labelled: 4, unlabelled: 4, validation: 4, test: 4, ood: 4)
         let suite = try TaskSuite(seed: 3, sizes: sizes, bank: try DigitBank.load())
-        var model = ModelConfig(vocab: Tokenizer.standard.vocabSize)
-        model.visionDim = 16; model.visionLayers = 1; model.visionHeads = 2; model.visionMLP = 32
-        model.dModel = 32; model.layers = 1; model.heads = 2; model.mlpHidden = 64; model.stemChannels = [4, 8]
+        let model = tinyPolicyConfig()
         var recipe = PreEvolutionRecipe(seed: 5, pretrainEpochs: 2, pretrainLR: 3e-3, warmupEpochs: 2, warmupLR: 1e-3, batchSize: 8,
                                         model: model, captionAugmentation: nil, freshEachEpoch: true, vision: nil)
         recipe.warmupReplay = 6
