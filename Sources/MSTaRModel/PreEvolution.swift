@@ -37,15 +37,20 @@ public struct PreEvolutionRecipe: Codable, Equatable, Sendable {
     }
 }
 
+/// `suite` drawing its scenes' handwriting with `augmentation` (the suite itself when nil).
+func augmented(_ suite: TaskSuite, _ augmentation: HandwritingAugmentation?) throws -> TaskSuite {
+    guard let augmentation else { return suite }
+    var style = suite.renderer.style
+    style.augmentation = augmentation
+    return try TaskSuite(seed: suite.seed, sizes: suite.sizes, bank: suite.renderer.bank, style: style)
+}
+
 /// The pretraining corpus of one epoch: `suite.sizes.captions` caption scenes (drawn with
 /// `augmentation`, when given) and `suite.sizes.text` text-only examples; with `fresh`, epoch e
 /// takes the next block of indices of each split, so no two epochs share an example.
 public func pretrainingCorpus(suite: TaskSuite, epoch: Int, fresh: Bool, augmentation: HandwritingAugmentation?,
                               tokenizer: Tokenizer = .standard) throws -> [TrainingSequence] {
-    var style = suite.renderer.style
-    style.augmentation = augmentation
-    let captionSuite = augmentation == nil ? suite
-        : try TaskSuite(seed: suite.seed, sizes: suite.sizes, bank: suite.renderer.bank, style: style)
+    let captionSuite = try augmented(suite, augmentation)
     let (nc, nt) = (suite.sizes.captions, suite.sizes.text)
     let (c0, t0) = fresh ? (epoch * nc, epoch * nt) : (0, 0)
     let examples = (c0..<(c0 + nc)).map { captionSuite.example(.captions, index: $0) } + (t0..<(t0 + nt)).map { suite.example(.text, index: $0) }
@@ -62,10 +67,7 @@ public let warmupReplayStart = 1 << 20
 public func warmupReplayCorpus(suite: TaskSuite, recipe: PreEvolutionRecipe, epoch: Int,
                                tokenizer: Tokenizer = .standard) throws -> [TrainingSequence] {
     let nc = recipe.warmupReplay / 2, nt = recipe.warmupReplay - recipe.warmupReplay / 2
-    var style = suite.renderer.style
-    style.augmentation = recipe.captionAugmentation
-    let captionSuite = recipe.captionAugmentation == nil ? suite
-        : try TaskSuite(seed: suite.seed, sizes: suite.sizes, bank: suite.renderer.bank, style: style)
+    let captionSuite = try augmented(suite, recipe.captionAugmentation)
     let c0 = warmupReplayStart + epoch * nc, t0 = warmupReplayStart + epoch * nt
     let examples = (c0..<(c0 + nc)).map { captionSuite.example(.captions, index: $0) } + (t0..<(t0 + nt)).map { suite.example(.text, index: $0) }
     return try examples.compactMap { try TrainingSequence($0, tokenizer: tokenizer) }
