@@ -107,8 +107,9 @@ public func sgemmSingle(
 /// How many row positions of a `rows`-row product X·Wᵀ (as the sampler's decoding blocks compute
 /// it) give a row other bits than position 0 does: 0 when this BLAS computes every row the same
 /// way, so a sample's numbers cannot depend on its place in the batch. OpenBLAS 0.3.21's Haswell
-/// and Zen SGEMM kernels give 80 of 128 here (in a plain C probe, rows 6–11 of every 12 and the
-/// last 8 differ); its Sandybridge kernels (`OPENBLAS_CORETYPE=Sandybridge`) give 0, and so did the
+/// and Zen SGEMM kernels give 68 of 128 when OpenBLAS runs single-threaded, as `Runtime` sets it
+/// (rows 6–11 of every 12, and the last 8; more when OpenBLAS splits the product over its own
+/// threads); its Sandybridge kernels (`OPENBLAS_CORETYPE=Sandybridge`) give 0, and so did the
 /// AVX-512 machine the notebooks were recorded on (bit-identical samples).
 public func gemmRowPlacementSensitivity(rows: Int = 128, k: Int = 128, n: Int = 384, seed: UInt64 = 1) -> Int {
     var rng = RNG(seed: seed)
