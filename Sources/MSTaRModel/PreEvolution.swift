@@ -50,10 +50,17 @@ func augmented(_ suite: TaskSuite, _ augmentation: HandwritingAugmentation?) thr
 /// takes the next block of indices of each split, so no two epochs share an example.
 public func pretrainingCorpus(suite: TaskSuite, epoch: Int, fresh: Bool, augmentation: HandwritingAugmentation?,
                               tokenizer: Tokenizer = .standard) throws -> [TrainingSequence] {
-    let captionSuite = try augmented(suite, augmentation)
     let (nc, nt) = (suite.sizes.captions, suite.sizes.text)
     let (c0, t0) = fresh ? (epoch * nc, epoch * nt) : (0, 0)
-    let examples = (c0..<(c0 + nc)).map { captionSuite.example(.captions, index: $0) } + (t0..<(t0 + nt)).map { suite.example(.text, index: $0) }
+    return try captionAndTextCorpus(suite: suite, captions: c0..<(c0 + nc), text: t0..<(t0 + nt), augmentation: augmentation, tokenizer: tokenizer)
+}
+
+/// Caption scenes `captions` (drawn with `augmentation`) and text examples `text` of the unbounded
+/// pretraining splits, as training sequences.
+func captionAndTextCorpus(suite: TaskSuite, captions: Range<Int>, text: Range<Int>, augmentation: HandwritingAugmentation?,
+                          tokenizer: Tokenizer) throws -> [TrainingSequence] {
+    let captionSuite = try augmented(suite, augmentation)
+    let examples = captions.map { captionSuite.example(.captions, index: $0) } + text.map { suite.example(.text, index: $0) }
     return try examples.compactMap { try TrainingSequence($0, tokenizer: tokenizer) }
 }
 
@@ -67,19 +74,32 @@ public let warmupReplayStart = 1 << 20
 public func warmupReplayCorpus(suite: TaskSuite, recipe: PreEvolutionRecipe, epoch: Int,
                                tokenizer: Tokenizer = .standard) throws -> [TrainingSequence] {
     let nc = recipe.warmupReplay / 2, nt = recipe.warmupReplay - recipe.warmupReplay / 2
-    let captionSuite = try augmented(suite, recipe.captionAugmentation)
     let c0 = warmupReplayStart + epoch * nc, t0 = warmupReplayStart + epoch * nt
-    let examples = (c0..<(c0 + nc)).map { captionSuite.example(.captions, index: $0) } + (t0..<(t0 + nt)).map { suite.example(.text, index: $0) }
-    return try examples.compactMap { try TrainingSequence($0, tokenizer: tokenizer) }
+    return try captionAndTextCorpus(suite: suite, captions: c0..<(c0 + nc), text: t0..<(t0 + nt),
+                                    augmentation: recipe.captionAugmentation, tokenizer: tokenizer)
 }
 
-extension TrainReport {
-    /// The report of this run followed by `r` (a phase trained in several calls).
-    mutating func append(_ r: TrainReport) {
-        meanLoss = (meanLoss * Float(steps) + r.meanLoss * Float(r.steps)) / Float(Swift.max(steps + r.steps, 1))
-        steps += r.steps; sequences += r.sequences; tokens += r.tokens
-        lastLoss = r.lastLoss; seconds += r.seconds
+/// Trains one phase as `parts` calls, one pass over `corpus(i)` each (a corpus too large to build
+/// at once, or new examples every epoch): progress counts the whole phase's steps, time and
+/// tokens, and the reports add up to one.
+func trainInParts(_ trainer: SFTTrainer, parts: Int, totalSteps: Int, phase: String, progress: ((String, TrainProgress) -> Void)?,
+                  corpus: (Int) throws -> [TrainingSequence]) throws -> TrainReport {
+    var total = TrainReport(steps: 0, sequences: 0, tokens: 0, meanLoss: 0, lastLoss: .nan, seconds: 0)
+    for part in 0..<parts {
+        let before = total
+        let r = try trainer.train(try corpus(part), epochs: 1) { p in
+            var p = p
+            p.step += before.steps
+            p.totalSteps = totalSteps
+            p.elapsed += before.seconds
+            p.tokensPerSecond = Double(before.tokens) / Swift.max(p.elapsed, 1e-9) + p.tokensPerSecond * (p.elapsed - before.seconds) / Swift.max(p.elapsed, 1e-9)
+            progress?(phase, p)
+        }
+        total.meanLoss = (total.meanLoss * Float(total.steps) + r.meanLoss * Float(r.steps)) / Float(Swift.max(total.steps + r.steps, 1))
+        total.steps += r.steps; total.sequences += r.sequences; total.tokens += r.tokens
+        total.lastLoss = r.lastLoss; total.seconds += r.seconds
     }
+    return total
 }
 
 /// One phase of pre-evolution, as reported.
@@ -121,20 +141,8 @@ public func preEvolve(
         seed: recipe.seed ^ 0x70)
     if recipe.pretrainEpochs > 0 && (recipe.freshEachEpoch || recipe.captionAugmentation != nil) {
         // One corpus per epoch; the schedule runs over all of them (it follows the optimizer's step).
-        var total = TrainReport(steps: 0, sequences: 0, tokens: 0, meanLoss: 0, lastLoss: .nan, seconds: 0)
-        for epoch in 0..<recipe.pretrainEpochs {
-            let corpus = try pretrainingCorpus(suite: suite, epoch: epoch, fresh: recipe.freshEachEpoch,
-                                               augmentation: recipe.captionAugmentation, tokenizer: tokenizer)
-            let before = total
-            let r = try pretrainer.train(corpus, epochs: 1) { p in
-                var p = p
-                p.step += before.steps
-                p.totalSteps = steps
-                p.elapsed += before.seconds
-                p.tokensPerSecond = Double(before.tokens) / Swift.max(p.elapsed, 1e-9) + p.tokensPerSecond * (p.elapsed - before.seconds) / Swift.max(p.elapsed, 1e-9)
-                progress?("pretrain", p)
-            }
-            total.append(r)
+        let total = try trainInParts(pretrainer, parts: recipe.pretrainEpochs, totalSteps: steps, phase: "pretrain", progress: progress) {
+            try pretrainingCorpus(suite: suite, epoch: $0, fresh: recipe.freshEachEpoch, augmentation: recipe.captionAugmentation, tokenizer: tokenizer)
         }
         phases.append(PhaseReport(phase: "pretrain", examples: perEpoch, report: total))
     } else if recipe.pretrainEpochs > 0 {
@@ -151,18 +159,10 @@ public func preEvolve(
         seed: recipe.seed ^ 0x77)
     if recipe.warmupReplay > 0 {
         // A new replay block every epoch, trained in one shuffle with the seed chains (the LR is constant).
-        var total = TrainReport(steps: 0, sequences: 0, tokens: 0, meanLoss: 0, lastLoss: .nan, seconds: 0)
-        for epoch in 0..<recipe.warmupEpochs {
-            let corpus = try seedSet + warmupReplayCorpus(suite: suite, recipe: recipe, epoch: epoch, tokenizer: tokenizer)
-            let before = total
-            let r = try warmer.train(corpus, epochs: 1) { p in
-                var p = p
-                p.step += before.steps
-                p.totalSteps = p.totalSteps * recipe.warmupEpochs
-                p.elapsed += before.seconds
-                progress?("warm-up", p)
-            }
-            total.append(r)
+        let perEpoch = (seedSet.count + recipe.warmupReplay + recipe.batchSize - 1) / recipe.batchSize
+        let total = try trainInParts(warmer, parts: recipe.warmupEpochs, totalSteps: recipe.warmupEpochs * perEpoch,
+                                     phase: "warm-up", progress: progress) {
+            try seedSet + warmupReplayCorpus(suite: suite, recipe: recipe, epoch: $0, tokenizer: tokenizer)
         }
         phases.append(PhaseReport(phase: "warm-up", examples: seedSet.count + recipe.warmupReplay, report: total))
     } else {

@@ -118,11 +118,11 @@ public func gemmRowPlacementSensitivity(rows: Int = 128, k: Int = 128, n: Int = 
     sgemmSingle(transB: true, m: rows, n: n, k: k, a: x, b: w, c: &reference)
     var differing = 0
     for p in 1..<rows {
-        // Row 0 moves to position p (and row p to 0); compare its outputs.
-        swapped = x
+        // Row 0 moves to position p (and row p to 0); compare its outputs, then swap them back.
         for j in 0..<k { swapped.swapAt(j, p * k + j) }
         sgemmSingle(transB: true, m: rows, n: n, k: k, a: swapped, b: w, c: &moved)
         if !moved[(p * n)..<((p + 1) * n)].elementsEqual(reference[0..<n], by: { $0.bitPattern == $1.bitPattern }) { differing += 1 }
+        for j in 0..<k { swapped.swapAt(j, p * k + j) }
     }
     return differing
 }
