@@ -227,7 +227,15 @@ public final class Evolution {
                         }
                         if source != .oracle { pseudoTotal += 1; pseudoRight += label != nil && label == e.answer ? 1 : 0 }
                     }
-                    let rewards: [Float] = answers.map { label != nil && $0 == label ? 1 : 0 }
+                    // The outcome reward; with step_check and reading_vote, also the checks of the steps
+                    // that need no scene.
+                    let texts = drawn[i].map { tokenizer.responseText($0.tokens) }
+                    let common = s.readingVote ? commonReading(texts.map(Chain.reading)) : nil
+                    let rewards: [Float] = answers.indices.map { j in
+                        guard label != nil, answers[j] == label else { return 0 }
+                        if s.stepCheck && !StepVerifier.checkWithoutScene(texts[j], kind: e.kind) { return 0 }
+                        return common?[j] == false ? 0 : 1
+                    }
                     var rng = RNG(seed: derivedSeed(0x5E1, iteration: iteration), stream: UInt64(i))
                     let stepsCorrect = s.selection == .oracleSteps
                         ? drawn[i].map { StepVerifier.verify(ids: $0.tokens, for: e, tokenizer: tokenizer).stepsCorrect } : nil
@@ -240,7 +248,7 @@ public final class Evolution {
                     records.append(PromptRecord(
                         example: e, pool: poolName, label: label, labelSource: source,
                         responses: drawn[i].enumerated().map { j, r in
-                            ResponseRecord(tokens: r.tokens, text: tokenizer.responseText(r.tokens), answer: answers[j], reward: rewards[j],
+                            ResponseRecord(tokens: r.tokens, text: texts[j], answer: answers[j], reward: rewards[j],
                                            correct: e.answer != nil && answers[j] == e.answer, logProbs: r.logProbs, entropy: r.meanEntropy,
                                            finished: r.finished, stepScores: stepScores?[i][j], prmScore: scores?[j],
                                            selected: keptSet.contains(j))

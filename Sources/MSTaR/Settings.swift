@@ -111,6 +111,22 @@ public struct EvolutionSettings: Codable, Equatable, Sendable {
     public var perPromptCap: Int = 0
     /// Drop duplicate responses of a prompt before selecting (identical token sequences).
     public var dedupe: Bool = true
+    /// Reward a right answer only when its steps pass `StepVerifier.checkWithoutScene`: a rule-based
+    /// process check on the response alone (arithmetic, comparisons, counts, consistency).
+    public var stepCheck: Bool {
+        get { stepCheckOn ?? false }
+        set { stepCheckOn = newValue ? true : nil }
+    }
+    /// Stored as nil when off, so settings saved before the option existed decode unchanged and
+    /// settings without it encode to the same bytes as before.
+    private var stepCheckOn: Bool?
+    /// Reward a right answer only when its reading (`read` and `height` steps) is the most common among
+    /// the prompt's K samples (`commonReading`): a vote on perception that needs no scene facts.
+    public var readingVote: Bool {
+        get { readingVoteOn ?? false }
+        set { readingVoteOn = newValue ? true : nil }
+    }
+    private var readingVoteOn: Bool?
 
     // Process reward model.
     public var prmAggregation: Aggregation = .min
@@ -187,7 +203,7 @@ extension EvolutionSettings {
     public static let names: [String] = [
         "method", "interval", "prompts", "epochs", "k", "temperature", "max_tokens",
         "lr", "batch_size", "train_epochs",
-        "selection", "select_k", "alpha", "per_prompt_cap", "dedupe",
+        "selection", "select_k", "alpha", "per_prompt_cap", "dedupe", "step_check", "reading_vote",
         "prm_aggregation", "prm_labels", "prm_rollouts", "prm_prompts", "prm_samples", "prm_epochs", "prm_lr",
         "prompt_variation", "unlabelled_prompts", "mixin",
         "dynamics_prompts", "dynamics_k",
@@ -205,7 +221,7 @@ extension EvolutionSettings {
         case "prm_labels": return StepLabelKind.allCases.map(\.rawValue)
         case "prompt_variation": return PromptVariation.allCases.map(\.rawValue)
         case "temperature_criterion": return TemperatureCriterion.allCases.map(\.rawValue)
-        case "dedupe", "dynamic_temperature": return ["on", "off"]
+        case "dedupe", "step_check", "reading_vote", "dynamic_temperature": return ["on", "off"]
         default: return nil
         }
     }
@@ -231,6 +247,8 @@ extension EvolutionSettings {
         case "alpha": return f(alpha)
         case "per_prompt_cap": return String(perPromptCap)
         case "dedupe": return b(dedupe)
+        case "step_check": return b(stepCheck)
+        case "reading_vote": return b(readingVote)
         case "prm_aggregation": return prmAggregation.rawValue
         case "prm_labels": return prmLabels.rawValue
         case "prm_rollouts": return String(prmRollouts)
@@ -300,6 +318,8 @@ extension EvolutionSettings {
         case "alpha": alpha = Float(try real(0, 1))
         case "per_prompt_cap": perPromptCap = try int(0)
         case "dedupe": dedupe = try flag()
+        case "step_check": stepCheck = try flag()
+        case "reading_vote": readingVote = try flag()
         case "prm_aggregation": prmAggregation = try choice(Aggregation.self)
         case "prm_labels": prmLabels = try choice(StepLabelKind.self)
         case "prm_rollouts": prmRollouts = try int(1, 256)

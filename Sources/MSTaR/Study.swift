@@ -39,6 +39,8 @@ public struct StudyScale: Codable, Sendable, Equatable {
     public var oodPrompts: Int
     /// Prompts whose samples label the PRM's training steps (Monte-Carlo rollouts).
     public var prmPrompts: Int = EvolutionSettings().prmPrompts
+    /// Passes over each iteration's selection (`train_epochs`) in every run.
+    public var trainEpochs: Int = EvolutionSettings().trainEpochs
 
     public static let full = StudyScale(prompts: 512, epochs: 2, dynamicsPrompts: 32, temperaturePrompts: 32, testPrompts: 800, oodPrompts: 200)
     public static let quick = StudyScale(prompts: 512, epochs: 1, dynamicsPrompts: 32, temperaturePrompts: 16, testPrompts: 400, oodPrompts: 200)
@@ -49,6 +51,7 @@ public struct StudyScale: Codable, Sendable, Equatable {
         if self == .quick { return "quick" }
         return "prompts\(prompts)-epochs\(formatNumber(epochs))-dynamics\(dynamicsPrompts)-temperature\(temperaturePrompts)"
             + "-test\(testPrompts)-ood\(oodPrompts)-prm\(prmPrompts)"
+            + (trainEpochs == EvolutionSettings().trainEpochs ? "" : "-train\(trainEpochs)")
     }
 }
 
@@ -59,6 +62,7 @@ public enum Study {
             var s = r.settings
             s.prompts = scale.prompts; s.epochs = scale.epochs
             s.dynamicsPrompts = scale.dynamicsPrompts; s.temperaturePrompts = scale.temperaturePrompts
+            s.trainEpochs = scale.trainEpochs
             return s
         }
         func with(_ r: Recipe, _ change: (inout EvolutionSettings) -> Void) -> EvolutionSettings {
@@ -73,7 +77,12 @@ public enum Study {
         ]
         methods += intervals.map { i in StudyVariant("continuous (interval \(formatNumber(i)))", with(.continuous) { $0.interval = i }) }
         methods += [StudyVariant("continuous + PRM top-2", base(.continuousPRM)), StudyVariant("mstar (full recipe)", base(.mstar))]
-        if !quick { methods.append(StudyVariant("grpo (online baseline)", base(.grpo))) }
+        if !quick {
+            methods.append(StudyVariant("grpo (online baseline)", base(.grpo)))
+            // Beyond the study: the recipe with the rule-based step checks in its reward (no scene, no
+            // chain of thought), since our learned PRM cannot judge steps (README, "The bar").
+            methods.append(StudyVariant("mstar + step checks", with(.mstar) { $0.stepCheck = true; $0.readingVote = true }))
+        }
 
         var selection: [StudyVariant] = [
             StudyVariant("all correct", base(.continuous)),

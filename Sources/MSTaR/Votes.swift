@@ -41,3 +41,14 @@ public func voteShares(_ answers: [Int?]) -> [Float] {
     for case let a? in answers { count[a, default: 0] += 1 }
     return answers.map { a in a.map { Float(count[$0]!) / Float(answers.count) } ?? 0 }
 }
+
+/// Which of one prompt's responses read the scene the way most of them do: self-consistency for the
+/// perception steps, as a majority vote is for answers. `readings[i]` is response i's reading (its
+/// `read` and `height` steps as text; nil if it read nothing, which does not vote and never passes);
+/// every response whose reading ties for the most common passes.
+public func commonReading(_ readings: [String?]) -> [Bool] {
+    var count: [String: Int] = [:]
+    for case let r? in readings { count[r, default: 0] += 1 }
+    guard let most = count.values.max() else { return readings.map { _ in false } }
+    return readings.map { r in r.map { count[$0] == most } ?? false }
+}

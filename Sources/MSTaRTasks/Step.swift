@@ -95,6 +95,15 @@ public enum Chain {
         }
     }
 
+    /// What a chain read from the scene: its `read` and `height` steps in the canonical grammar (nil if
+    /// it has none). Two chains that read the scene alike have the same reading.
+    public static func reading(_ text: String) -> String? {
+        let steps = parse(text).filter {
+            switch $0 { case .read, .height: return true; default: return false }
+        }
+        return steps.isEmpty ? nil : render(steps)
+    }
+
     private static func parseStep(_ lx: [Lexeme], raw: String) -> Step {
         var tokens = lx
         // A trailing full stop ends a sentence, not a step form.

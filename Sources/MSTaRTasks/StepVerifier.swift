@@ -201,3 +201,28 @@ public enum StepVerifier {
         }
     }
 }
+
+extension StepVerifier {
+    /// Whether every step of `text` holds given only what the chain itself read: its arithmetic,
+    /// comparisons, kept digits and counts are true for its own inputs, it uses no number it did not
+    /// establish, and it answers what it derived. This needs no scene facts and no gold answer (only
+    /// the question kind, which the prompt states), so a run may use it on any prompt, like a
+    /// calculator would; a misreading passes, since only the scene can show it.
+    public static func checkWithoutScene(_ text: String, kind: QuestionKind) -> Bool {
+        guard let family = kind.family else { return false }
+        var reads: [[Int]] = [], heights: [Int]?
+        for step in Chain.parse(text) {
+            switch step {
+            case .read(let d): reads.append(d)
+            case .height(let h) where heights == nil: heights = h
+            default: break
+            }
+        }
+        // The scene's shape follows from the family: two numbers to compare, or one row of digits
+        // (with as many bar heights as labels for charts).
+        guard reads.count == (family == .comparison ? 2 : 1), !reads[0].isEmpty else { return false }
+        if family == .chart { guard let h = heights, h.count == reads[0].count else { return false } }
+        let claimed = SceneFacts(reads: reads, heights: family == .chart ? heights! : [])
+        return verify(text, kind: kind, facts: claimed, gold: nil).stepsCorrect
+    }
+}

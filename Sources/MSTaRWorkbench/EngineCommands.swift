@@ -20,7 +20,7 @@ public enum EngineCommands {
         "interval", "epochs", "temperature", "lr", "alpha", "prm_lr", "mixin",
         "temperature_min", "temperature_max", "temperature_step", "grpo_clip", "grpo_kl",
     ]
-    static let boolSettings: Set<String> = ["dedupe", "dynamic_temperature"]
+    static let boolSettings: Set<String> = ["dedupe", "step_check", "reading_vote", "dynamic_temperature"]
 
     static let summaries: [String: String] = [
         "method": "training method: iterative-rft, rest-em, continuous, sft, grpo",
@@ -38,6 +38,8 @@ public enum EngineCommands {
         "alpha": "PRM score threshold of prm-threshold",
         "per_prompt_cap": "most responses kept per prompt (0: no cap)",
         "dedupe": "count identical responses of a prompt once",
+        "step_check": "reward only right answers whose steps hold on their own reading (no scene needed)",
+        "reading_vote": "reward only right answers that read the scene as most of the prompt's samples do",
         "prm_aggregation": "step scores to one process score: min, mean, last",
         "prm_labels": "Monte-Carlo step labels: hard (any rollout right) or soft (share right)",
         "prm_rollouts": "rollouts N from each step prefix for PRM labels",

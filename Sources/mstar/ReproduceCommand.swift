@@ -59,12 +59,15 @@ struct Reproduce: ParsableCommand {
         var oodPrompts: Int?
         @Option(help: "Prompts whose samples label the PRM's training steps.")
         var prmPrompts: Int?
+        @Option(help: "Passes over each iteration's selection (train_epochs) in every run.")
+        var trainEpochs: Int?
 
         /// `base` with the given values in place of its own.
         func applied(to base: StudyScale) throws -> StudyScale {
             var s = base
             for (name, v) in [("prompts", prompts), ("dynamics-prompts", dynamicsPrompts), ("temperature-prompts", temperaturePrompts),
-                              ("test-prompts", testPrompts), ("ood-prompts", oodPrompts), ("prm-prompts", prmPrompts)] {
+                              ("test-prompts", testPrompts), ("ood-prompts", oodPrompts), ("prm-prompts", prmPrompts),
+                              ("train-epochs", trainEpochs)] {
                 if let v, v < 1 { throw ValidationError("--\(name) must be at least 1 (got \(v))") }
             }
             if let e = epochs, !(e > 0) { throw ValidationError("--epochs must be above 0 (got \(e))") }
@@ -72,6 +75,7 @@ struct Reproduce: ParsableCommand {
             s.dynamicsPrompts = dynamicsPrompts ?? s.dynamicsPrompts; s.temperaturePrompts = temperaturePrompts ?? s.temperaturePrompts
             s.testPrompts = testPrompts ?? s.testPrompts; s.oodPrompts = oodPrompts ?? s.oodPrompts
             s.prmPrompts = prmPrompts ?? s.prmPrompts
+            s.trainEpochs = trainEpochs ?? s.trainEpochs
             return s
         }
     }
@@ -137,7 +141,9 @@ struct Reproduce: ParsableCommand {
         let totalRunSeconds = runSeconds.values.reduce(0, +)
         var report = "# Results of `mstar reproduce\(quick ? " --quick" : "")`\n\n"
         report += "Seeds \(seedList.map(String.init).joined(separator: ", ")); each run starts from `\(policy)`; prompt set \(scale.prompts) labelled prompts, "
-            + "\(formatNumber(scale.epochs)) passes; test \(test.count) prompts, OOD \(ood.count) prompts; Pass@16 at T = 1. "
+            + "\(formatNumber(scale.epochs)) passes"
+            + (scale.trainEpochs == EvolutionSettings().trainEpochs ? "" : ", \(scale.trainEpochs) passes over each iteration's selection")
+            + "; test \(test.count) prompts, OOD \(ood.count) prompts; Pass@16 at T = 1. "
             + "Mean ± standard deviation over seeds. Wall time \(String(format: "%.1f", seconds / 60)) min "
             + "(\(Runtime.threads) threads); the runs and PRMs in these tables took \(String(format: "%.1f", totalRunSeconds / 60)) min, "
             + "each by its own recorded time (so a reproduce that reused finished runs still shows their cost). Command: `scripts/mstar reproduce\(CommandLine.arguments.dropFirst(2).map { " " + $0 }.joined())`.\n\n"

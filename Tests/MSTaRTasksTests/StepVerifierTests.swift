@@ -132,4 +132,46 @@ import MSTaRTasks
         }
         #expect(checked == 440)
     }
+
+    @Test func checkWithoutSceneJudgesStepsOnTheChainsOwnReading() throws {
+        // What holds on its own reading passes, even a misreading (only the scene could show it).
+        for (text, kind) in [("read 3 7 5 ; 3 + 7 = 10 ; 10 + 5 = 15 ; answer 15", QuestionKind.sum),
+                             ("read 3 1 5 ; 3 + 1 = 4 ; 4 + 5 = 9 ; answer 9", .sum),
+                             ("read 4 7 ; read 2 6 ; 47 > 26 ; 47 - 26 = 21 ; answer 21", .difference),
+                             ("read 3 7 8 1 ; keep 7 8 ; count 2 ; answer 2", .countAbove(5)),
+                             ("read 3 7 5 ; height 2 3 1 ; keep 3 1 ; 3 + 1 = 4 ; answer 4", .chartAbove(4))] {
+            #expect(StepVerifier.checkWithoutScene(text, kind: kind), "\(text)")
+        }
+        // Wrong arithmetic, a false comparison or count, numbers not established, an answer not
+        // derived, and scenes of the wrong shape fail.
+        for (text, kind) in [("read 3 7 5 ; 3 + 7 = 11 ; 11 + 5 = 16 ; answer 16", QuestionKind.sum),
+                             ("read 3 7 5 ; 3 + 7 = 11 ; 11 + 5 = 16 ; answer 15", .sum),
+                             ("read 4 7 ; read 2 5 ; 47 < 25 ; 47 - 25 = 22 ; answer 22", .difference),
+                             ("read 4 7 ; read 2 5 ; 74 > 52 ; 74 - 52 = 22 ; answer 22", .difference),
+                             ("read 3 7 8 1 ; keep 7 8 ; count 3 ; answer 3", .countAbove(5)),
+                             ("read 3 7 8 1 ; keep 7 ; count 1 ; answer 1", .countAbove(5)),
+                             ("read 3 7 5 ; answer 15", .sum),
+                             ("read 4 7 ; 47 + 25 = 72 ; answer 72", .total),
+                             ("read 4 7 ; read 2 5 ; read 1 ; 47 + 25 = 72 ; answer 72", .total),
+                             ("read 3 7 5 ; keep 4 1 ; 4 + 1 = 5 ; answer 5", .chartAbove(4)),
+                             ("read 3 7 5 ; height 2 4 ; keep 4 ; answer 4", .chartAbove(4)),
+                             ("read 3 7 5 ; height 2 4 1", .caption),
+                             ("", .sum)] {
+            #expect(!StepVerifier.checkWithoutScene(text, kind: kind), "\(text)")
+        }
+        // On every gold chain of the suite it agrees with the oracle, which accepts them all; and on a
+        // gold chain whose reading is changed but whose steps still follow from it, it still passes.
+        let suite = try Fixture.suite()
+        for split in SplitName.allCases where split != .captions {
+            for e in suite.examples(split) {
+                #expect(StepVerifier.checkWithoutScene(e.chain, kind: e.kind), "\(e.id): \(e.chain)")
+                guard e.family == .arithmetic, e.kind == .sum else { continue }
+                var facts = e.facts
+                facts.reads[0][0] = (facts.reads[0][0] + 1) % 10
+                let misread = Solver.chain(e.kind, facts: facts)
+                #expect(StepVerifier.checkWithoutScene(misread, kind: e.kind))
+                #expect(!StepVerifier.verify(misread, for: e).stepsCorrect)
+            }
+        }
+    }
 }

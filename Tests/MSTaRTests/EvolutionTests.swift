@@ -141,6 +141,50 @@ import Testing
             #expect(u.allSatisfy { p in p.responses.allSatisfy { $0.reward == ($0.answer != nil && $0.answer == p.label ? 1 : 0) } })
         }
     }
+
+    /// With step_check, a response is rewarded (and so can be selected) only when its answer is right
+    /// and its steps hold on its own reading; the same seed without the check rewards every right answer.
+    @Test func stepCheckRewardsOnlyRightAnswersWithSoundSteps() throws {
+        try Runtime.withThreads(1) {
+            var s = Fixture.settings(.continuous)
+            s.stepCheck = true
+            let checked = try Evolution(suite: Fixture.suite, policy: Fixture.policy, settings: s, seed: 6).step()
+            s.stepCheck = false
+            let plain = try Evolution(suite: Fixture.suite, policy: Fixture.policy, settings: s, seed: 6).step()
+            var dropped = 0
+            for (c, p) in zip(checked.prompts, plain.prompts) {
+                #expect(c.example.id == p.example.id && c.responses.map(\.tokens) == p.responses.map(\.tokens))
+                for (rc, rp) in zip(c.responses, p.responses) {
+                    let sound = StepVerifier.checkWithoutScene(rc.text, kind: c.example.kind)
+                    #expect(rp.reward == (rp.correct ? 1 : 0))
+                    #expect(rc.reward == (rc.correct && sound ? 1 : 0))
+                    #expect(!rc.selected || rc.reward == 1)
+                    dropped += rp.reward == 1 && rc.reward == 0 ? 1 : 0
+                }
+            }
+            #expect(dropped > 0, "the fixture policy should write some right answers with unsound steps")
+            #expect(checked.record.correct == plain.record.correct - dropped)
+        }
+    }
+
+    /// With reading_vote, a right answer is rewarded only when its reading is among the prompt's most
+    /// common ones.
+    @Test func readingVoteRewardsOnlyRightAnswersThatReadAsMostDo() throws {
+        try Runtime.withThreads(1) {
+            var s = Fixture.settings(.continuous)
+            s.readingVote = true
+            let r = try Evolution(suite: Fixture.suite, policy: Fixture.policy, settings: s, seed: 6).step()
+            var voted = 0
+            for p in r.prompts {
+                let common = commonReading(p.responses.map { Chain.reading($0.text) })
+                for (rc, ok) in zip(p.responses, common) {
+                    #expect(rc.reward == (rc.correct && ok ? 1 : 0))
+                    voted += rc.correct && !ok ? 1 : 0
+                }
+            }
+            #expect(voted > 0, "the fixture policy should write some right answers on uncommon readings")
+        }
+    }
 }
 
 @Suite struct GRPOTests {

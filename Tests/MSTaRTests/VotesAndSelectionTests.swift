@@ -33,6 +33,19 @@ import Testing
     @Test func voteSharesAreAgreement() {
         #expect(voteShares([4, 4, 2, nil]) == [0.5, 0.5, 0.25, 0])
     }
+
+    @Test func commonReadingPassesTheMostCommonReadings() {
+        let a = "read 3 7", b = "read 3 1"
+        #expect(commonReading([a, b, a, nil, a]) == [true, false, true, false, true])
+        #expect(commonReading([a, b, b, a]) == [true, true, true, true])  // a tie: both pass
+        #expect(commonReading([nil, nil]) == [false, false])               // no reading, no vote
+        // Readings come from the chains: only read and height steps count, in the canonical grammar.
+        let chains = ["read 3 7 ; 3 + 7 = 10 ; answer 10", "read 3  7 ; 3 + 7 = 11 ; answer 11",
+                      "read 3 1 ; 3 + 1 = 4 ; answer 4", "3 + 7 = 10 ; answer 10"]
+        #expect(chains.map(Chain.reading) == ["read 3 7", "read 3 7", "read 3 1", nil])
+        #expect(Chain.reading("read 3 7 5 ; height 2 4 1 ; keep 4 ; answer 4") == "read 3 7 5 ; height 2 4 1")
+        #expect(commonReading(chains.map(Chain.reading)) == [true, true, false, false])
+    }
 }
 
 @Suite struct SelectionTests {
@@ -98,6 +111,12 @@ import Testing
         try s.set("interval", to: "0.125"); #expect(s.interval == 0.125)
         try s.set("selection", to: "prm-top"); #expect(s.selection == .prmTop)
         try s.set("dynamic_temperature", to: "on"); #expect(s.dynamicTemperature)
+        // The step checks survive a run checkpoint's settings file, and settings saved without them load as off.
+        try s.set("step_check", to: "on"); try s.set("reading_vote", to: "on")
+        let back = try JSONDecoder().decode(EvolutionSettings.self, from: try JSONEncoder().encode(s))
+        #expect(back.stepCheck && back.readingVote && back == s)
+        let old = try JSONDecoder().decode(EvolutionSettings.self, from: try JSONEncoder().encode(EvolutionSettings()))
+        #expect(!old.stepCheck && !old.readingVote)
     }
 
     @Test func badNamesAndValuesSayWhatToDo() {
@@ -184,6 +203,15 @@ import Testing
         #expect(key("methods", "iterative-rft") != key("methods", "rest-em"))
         let methods = e[0].variants.map(\.name)
         for i in ["1", "0.5", "0.25", "0.125", "0.0625"] { #expect(methods.contains("continuous (interval \(i))")) }
+        // The recipe with the step checks differs from the recipe by those two settings alone.
+        let checked = e[0].variants.first { $0.name == "mstar + step checks" }?.settings
+        var recipe = e[0].variants.first { $0.name == "mstar (full recipe)" }?.settings
+        recipe?.stepCheck = true; recipe?.readingVote = true
+        #expect(checked != nil && checked == recipe)
+        // Settings without the checks encode as they did before the checks existed, so finished runs keep their keys.
+        #expect(key("methods", "mstar (full recipe)").map { !$0.isEmpty } == true)
+        let json = String(decoding: try! JSONEncoder().encode(e[0].variants[2].settings!), as: UTF8.self)
+        #expect(!json.contains("stepCheck") && !json.contains("readingVote"))
         #expect(e[1].variants.count == 7 && e[2].variants.count == 7 && e[3].variants.count == 5)
         let quick = Study.experiments(scale: .quick, quick: true)
         #expect(quick.allSatisfy { $0.variants.count >= 2 })

@@ -97,7 +97,7 @@ import Testing
         #expect(Fixture.run(first, "save checkpoints/run") == ["saved run after 1 iterations to checkpoints/run"])
         let second = try Fixture.session("engine-second")
         EngineCommands.register(in: second)
-        for line in Self.setup.prefix(2) { second.execute(line) }  // data generate, load
+        for line in Self.setup.prefix(2) { _ = second.execute(line) }  // data generate, load
         let loaded = Fixture.run(second, "load \(first.outputPath("checkpoints/run"))")
         #expect(loaded.first?.hasPrefix("run ") == true && loaded.first!.contains("1 iterations done"))
         #expect(second.execute("step").status == .completed)
