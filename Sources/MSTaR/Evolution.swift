@@ -211,7 +211,7 @@ public final class Evolution {
             }
 
             // Labels, rewards, selection.
-            try timed(\.select, "select") {
+            timed(\.select, "select") {
                 for (i, (e, poolName, _)) in chosen.enumerated() {
                     let answers = drawn[i].map { AnswerExtractor.extract(ids: $0.tokens, tokenizer: tokenizer) }
                     let scores = stepScores.map { $0[i].map { prm!.aggregation.apply($0) } }

@@ -117,14 +117,14 @@ public final class ProcessRewardModel {
                 let chunk = Array(items[start..<end])
                 let (batch, positions) = try layout(chunk.map { ($0.example, $0.tokens) })
                 let prefix = Tensor(uninitialized: [chunk.count, model.config.imageTokens, model.config.dModel])
-                try withExtendedLifetime(prefixes.tensor) {
+                withExtendedLifetime(prefixes.tensor) {
                     for i in 0..<chunk.count {
                         (prefix.ptr + i * rowSize).update(from: prefixes.tensor.ptr + prefixes.row[start + i] * rowSize, count: rowSize)
                     }
                 }
                 let h = try model.hidden(prefix: prefix, tokens: batch.tokens, batch: batch.batch, length: batch.length)
                 let s = try model.scores(h)
-                try withExtendedLifetime(s) {
+                withExtendedLifetime(s) {
                     for (i, ps) in positions.enumerated() {
                         out[start + i] = ps.map { 1 / (1 + Foundation.exp(-s.ptr[$0])) }
                     }
@@ -158,7 +158,7 @@ public final class ProcessRewardModel {
                 image.pixels.withUnsafeBufferPointer { (images.ptr + i * pixels).update(from: $0.baseAddress!, count: pixels) }
             }
             let p = try model.vision(images)
-            try withExtendedLifetime(p) { (out.ptr + start * rowSize).update(from: p.ptr, count: (end - start) * rowSize) }
+            withExtendedLifetime(p) { (out.ptr + start * rowSize).update(from: p.ptr, count: (end - start) * rowSize) }
             start = end
         }
         return (out, row)
