@@ -230,15 +230,16 @@ public final class Evolution {
                     // The outcome reward; with step_check and reading_vote, also the checks of the steps
                     // that need no scene.
                     let texts = drawn[i].map { tokenizer.responseText($0.tokens) }
-                    let common = s.readingVote ? commonReading(texts.map(Chain.reading)) : nil
+                    let steps = s.stepCheck || s.readingVote ? texts.map(Chain.parse) : []
+                    let common = s.readingVote ? commonReading(steps.map(Chain.reading)) : nil
                     let rewards: [Float] = answers.indices.map { j in
                         guard label != nil, answers[j] == label else { return 0 }
-                        if s.stepCheck && !StepVerifier.checkWithoutScene(texts[j], kind: e.kind) { return 0 }
+                        if s.stepCheck && !StepVerifier.checkWithoutScene(steps: steps[j], kind: e.kind) { return 0 }
                         return common?[j] == false ? 0 : 1
                     }
                     var rng = RNG(seed: derivedSeed(0x5E1, iteration: iteration), stream: UInt64(i))
                     let stepsCorrect = s.selection == .oracleSteps
-                        ? drawn[i].map { StepVerifier.verify(ids: $0.tokens, for: e, tokenizer: tokenizer).stepsCorrect } : nil
+                        ? texts.map { StepVerifier.verify($0, for: e).stepsCorrect } : nil
                     let kept = s.method == .grpo ? [] : Selector(s).select(
                         rewards: rewards, prmScores: scores, tokens: drawn[i].map(\.tokens), stepsCorrect: stepsCorrect, rng: &rng)
                     let keptSet = Set(kept)

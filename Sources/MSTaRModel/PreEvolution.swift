@@ -37,14 +37,6 @@ public struct PreEvolutionRecipe: Codable, Equatable, Sendable {
     }
 }
 
-/// `suite` drawing its scenes' handwriting with `augmentation` (the suite itself when nil).
-func augmented(_ suite: TaskSuite, _ augmentation: HandwritingAugmentation?) throws -> TaskSuite {
-    guard let augmentation else { return suite }
-    var style = suite.renderer.style
-    style.augmentation = augmentation
-    return try TaskSuite(seed: suite.seed, sizes: suite.sizes, bank: suite.renderer.bank, style: style)
-}
-
 /// The pretraining corpus of one epoch: `suite.sizes.captions` caption scenes (drawn with
 /// `augmentation`, when given) and `suite.sizes.text` text-only examples; with `fresh`, epoch e
 /// takes the next block of indices of each split, so no two epochs share an example.
@@ -59,7 +51,10 @@ public func pretrainingCorpus(suite: TaskSuite, epoch: Int, fresh: Bool, augment
 /// pretraining splits, as training sequences.
 func captionAndTextCorpus(suite: TaskSuite, captions: Range<Int>, text: Range<Int>, augmentation: HandwritingAugmentation?,
                           tokenizer: Tokenizer) throws -> [TrainingSequence] {
-    let captionSuite = try augmented(suite, augmentation)
+    var style = suite.renderer.style
+    style.augmentation = augmentation
+    let captionSuite = augmentation == nil ? suite
+        : try TaskSuite(seed: suite.seed, sizes: suite.sizes, bank: suite.renderer.bank, style: style)
     let examples = captions.map { captionSuite.example(.captions, index: $0) } + text.map { suite.example(.text, index: $0) }
     return try examples.compactMap { try TrainingSequence($0, tokenizer: tokenizer) }
 }

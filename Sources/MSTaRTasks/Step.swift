@@ -97,11 +97,14 @@ public enum Chain {
 
     /// What a chain read from the scene: its `read` and `height` steps in the canonical grammar (nil if
     /// it has none). Two chains that read the scene alike have the same reading.
-    public static func reading(_ text: String) -> String? {
-        let steps = parse(text).filter {
+    public static func reading(_ text: String) -> String? { reading(parse(text)) }
+
+    /// The reading of a chain already parsed into `steps`.
+    public static func reading(_ steps: [Step]) -> String? {
+        let read = steps.filter {
             switch $0 { case .read, .height: return true; default: return false }
         }
-        return steps.isEmpty ? nil : render(steps)
+        return read.isEmpty ? nil : render(read)
     }
 
     private static func parseStep(_ lx: [Lexeme], raw: String) -> Step {

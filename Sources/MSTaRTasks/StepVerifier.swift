@@ -49,13 +49,20 @@ public enum StepVerifier {
     /// Verifies `text` as an answer to a `kind` question about a scene with `facts`.
     public static func verify(_ text: String, kind: QuestionKind, facts: SceneFacts, gold: Int?) -> Verification {
         let steps = Chain.parse(text)
+        let (verdicts, first) = judge(steps, kind: kind, facts: facts)
+        let answer = AnswerExtractor.extract(text)
+        return Verification(steps: steps, verdicts: verdicts, firstWrongStep: first, answer: answer,
+                            answerCorrect: gold != nil && answer == gold)
+    }
+
+    /// Each step's verdict, and the first step that is not correct (`steps.count` for a chain that
+    /// stops early; nil when all is right).
+    private static func judge(_ steps: [Step], kind: QuestionKind, facts: SceneFacts) -> (verdicts: [StepVerdict], first: Int?) {
         var state = State(kind: kind, facts: facts)
         let verdicts = steps.map { state.judge($0) }
         var first = verdicts.firstIndex { $0 != .correct }
         if first == nil, !state.complete { first = steps.count }
-        let answer = AnswerExtractor.extract(text)
-        return Verification(steps: steps, verdicts: verdicts, firstWrongStep: first, answer: answer,
-                            answerCorrect: gold != nil && answer == gold)
+        return (verdicts, first)
     }
 
     /// What the chain has established so far.
@@ -209,9 +216,14 @@ extension StepVerifier {
     /// the question kind, which the prompt states), so a run may use it on any prompt, like a
     /// calculator would; a misreading passes, since only the scene can show it.
     public static func checkWithoutScene(_ text: String, kind: QuestionKind) -> Bool {
+        checkWithoutScene(steps: Chain.parse(text), kind: kind)
+    }
+
+    /// `checkWithoutScene` of a chain already parsed into `steps`.
+    public static func checkWithoutScene(steps: [Step], kind: QuestionKind) -> Bool {
         guard let family = kind.family else { return false }
         var reads: [[Int]] = [], heights: [Int]?
-        for step in Chain.parse(text) {
+        for step in steps {
             switch step {
             case .read(let d): reads.append(d)
             case .height(let h) where heights == nil: heights = h
@@ -223,6 +235,6 @@ extension StepVerifier {
         guard reads.count == (family == .comparison ? 2 : 1), !reads[0].isEmpty else { return false }
         if family == .chart { guard let h = heights, h.count == reads[0].count else { return false } }
         let claimed = SceneFacts(reads: reads, heights: family == .chart ? heights! : [])
-        return verify(text, kind: kind, facts: claimed, gold: nil).stepsCorrect
+        return judge(steps, kind: kind, facts: claimed).first == nil
     }
 }
