@@ -17,14 +17,26 @@ struct RunState: Codable {
     var hasOptimizer: Bool
 }
 
+extension RunState {
+    /// Checks every number read from evolution.json before the run uses it to size or index anything.
+    func validate() throws {
+        func need(_ ok: Bool, _ why: String) throws { if !ok { throw SettingError(description: why) } }
+        try need(format == "mstar-run-1", "format is '\(format)'; this mstar reads mstar-run-1")
+        try settings.validate()
+        try need((0...settings.iterations).contains(iteration), "iteration is \(iteration); allowed 0 to \(settings.iterations) (the run's length)")
+        for (name, v) in [("cursor", cursor), ("unlabelledCursor", unlabelledCursor)] {
+            try need((0...TrainingState.maxStep).contains(v), "\(name) is \(v); allowed 0 to \(TrainingState.maxStep)")
+        }
+        try need(temperature.isFinite && temperature >= 0 && temperature <= 10, "temperature is \(temperature); allowed 0 to 10")
+    }
+}
+
 extension Evolution {
     /// Saves the whole run to `directory` atomically: `policy/` (with the carried optimizer),
     /// `initial/` (π0), `prm/` when trained, and `evolution.json` (cursors, temperature, settings).
     public func save(to directory: URL) throws {
         let fm = FileManager.default
-        let parent = directory.deletingLastPathComponent()
-        try fm.createDirectory(at: parent, withIntermediateDirectories: true)
-        let tmp = parent.appendingPathComponent(".\(directory.lastPathComponent).tmp-\(getpid())-\(UInt64(Date().timeIntervalSince1970 * 1e6))")
+        let tmp = try Checkpoint.temporaryFolder(for: directory)
         do {
             let state = TrainingState(step: iteration, dataPosition: cursor, schedule: .constant(lr: settings.lr),
                                       temperature: temperature, method: settings.method.rawValue)
@@ -41,6 +53,7 @@ extension Evolution {
             // The table of completed steps travels with the run.
             let lines = try history.map { try $0.jsonLine() + "\n" }.joined()
             try AtomicFile.write(Data(lines.utf8), to: tmp.appendingPathComponent("dynamics.jsonl"))
+            try Checkpoint.writeMarker(.run, in: tmp)
             AtomicFile.syncDirectory(tmp)
             try Checkpoint.replaceDirectory(directory, with: tmp)
         } catch {
@@ -60,11 +73,18 @@ extension Evolution {
                               tokenizer: Tokenizer = .standard) throws -> Evolution {
         let path = directory.appendingPathComponent("evolution.json")
         let run: RunState
-        do { run = try JSONDecoder().decode(RunState.self, from: Data(contentsOf: path)) } catch {
-            throw SettingError(description: "\(path.path) is not a saved run: \(error)")
+        do {
+            run = try JSONDecoder().decode(RunState.self, from: try InputFile.read(path.path, limit: InputFile.jsonLimit))
+        } catch let e as TensorError {
+            throw SettingError(description: e.description)
+        } catch {
+            throw SettingError(description: "\(path.path) is not a saved run: \(Checkpoint.describe(error))")
         }
-        let policy = try Checkpoint.load(from: directory.appendingPathComponent("policy"))
-        let initial = try Checkpoint.load(from: directory.appendingPathComponent("initial"))
+        do { try run.validate() } catch {
+            throw SettingError(description: "\(path.path): \(error)")
+        }
+        let policy = try Checkpoint.load(from: directory.appendingPathComponent("policy"), vocab: tokenizer.vocabSize)
+        let initial = try Checkpoint.load(from: directory.appendingPathComponent("initial"), vocab: tokenizer.vocabSize)
         let evolution = try Evolution(suite: suite, policy: initial.model, settings: run.settings, seed: run.seed, tokenizer: tokenizer)
         try evolution.policy.loadWeights(from: policy.model)
         if run.hasOptimizer {
@@ -77,7 +97,7 @@ extension Evolution {
         }
         let prmDir = directory.appendingPathComponent("prm")
         if FileManager.default.fileExists(atPath: prmDir.path) {
-            evolution.prm = ProcessRewardModel(model: try Checkpoint.load(from: prmDir).model, aggregation: run.settings.prmAggregation,
+            evolution.prm = ProcessRewardModel(model: try Checkpoint.load(from: prmDir, vocab: tokenizer.vocabSize).model, aggregation: run.settings.prmAggregation,
                                                tokenizer: tokenizer)
             evolution.prmReport = run.prmReport
         }
@@ -92,8 +112,9 @@ extension Evolution {
 
     /// Reads the records of a dynamics.jsonl file.
     public static func readDynamics(_ url: URL) throws -> [DynamicsRecord] {
-        guard let text = try? String(contentsOf: url, encoding: .utf8) else { return [] }
-        return try text.split(separator: "\n").enumerated().map { i, line in
+        guard FileManager.default.fileExists(atPath: url.path) else { return [] }
+        let text = try InputFile.text(url.path, limit: InputFile.datasetLimit)
+        return try InputFile.lines(text).enumerated().filter { !$0.element.isEmpty }.map { i, line in
             do { return try JSONDecoder().decode(DynamicsRecord.self, from: Data(line.utf8)) } catch {
                 throw SettingError(description: "\(url.path):\(i + 1): not a dynamics record: \(error)")
             }

@@ -304,8 +304,8 @@ extension EvolutionSettings {
         }
         switch name {
         case "method": method = try choice(TrainingMethod.self)
-        case "interval": interval = try real(0, 1, openLow: true)
-        case "prompts": prompts = try int(1)
+        case "interval": interval = try real(0.001, 1)
+        case "prompts": prompts = try int(1, 1_000_000)
         case "epochs": epochs = try real(0, 1000, openLow: true)
         case "k": k = try int(1, 256)
         case "temperature": temperature = Float(try real(0, 10))
@@ -316,34 +316,48 @@ extension EvolutionSettings {
         case "selection": selection = try choice(SelectionRule.self)
         case "select_k": selectK = try int(1, 256)
         case "alpha": alpha = Float(try real(0, 1))
-        case "per_prompt_cap": perPromptCap = try int(0)
+        case "per_prompt_cap": perPromptCap = try int(0, 256)
         case "dedupe": dedupe = try flag()
         case "step_check": stepCheck = try flag()
         case "reading_vote": readingVote = try flag()
         case "prm_aggregation": prmAggregation = try choice(Aggregation.self)
         case "prm_labels": prmLabels = try choice(StepLabelKind.self)
         case "prm_rollouts": prmRollouts = try int(1, 256)
-        case "prm_prompts": prmPrompts = try int(1)
+        case "prm_prompts": prmPrompts = try int(1, 1_000_000)
         case "prm_samples": prmSamples = try int(1, 256)
         case "prm_epochs": prmEpochs = try int(1, 100)
         case "prm_lr": prmLR = Float(try real(0, 1))
         case "prompt_variation": promptVariation = try choice(PromptVariation.self)
-        case "unlabelled_prompts": unlabelledPrompts = try int(0)
+        case "unlabelled_prompts": unlabelledPrompts = try int(0, 1_000_000)
         case "mixin": mixin = try real(0, 1)
-        case "dynamics_prompts": dynamicsPrompts = try int(1)
+        case "dynamics_prompts": dynamicsPrompts = try int(1, 1_000_000)
         case "dynamics_k": dynamicsK = try int(2, 256)
         case "dynamic_temperature": dynamicTemperature = try flag()
-        case "temperature_every": temperatureEvery = try int(1)
+        case "temperature_every": temperatureEvery = try int(1, 1_000_000)
         case "temperature_min": temperatureMin = Float(try real(0, 10))
         case "temperature_max": temperatureMax = Float(try real(0, 10))
-        case "temperature_step": temperatureStep = Float(try real(0, 10, openLow: true))
+        case "temperature_step": temperatureStep = Float(try real(0.001, 10))
         case "temperature_criterion": temperatureCriterion = try choice(TemperatureCriterion.self)
-        case "temperature_prompts": temperaturePrompts = try int(1)
+        case "temperature_prompts": temperaturePrompts = try int(1, 1_000_000)
         case "grpo_clip": grpoClip = Float(try real(0, 10))
         case "grpo_kl": grpoKL = Float(try real(0, 100))
-        case "grpo_prompts_per_update": grpoPromptsPerUpdate = try int(1)
+        case "grpo_prompts_per_update": grpoPromptsPerUpdate = try int(1, 1_000_000)
         default: throw Self.unknown(name)
         }
+    }
+
+    /// Checks settings read from a file (a saved run's evolution.json) as `set` would have: each value
+    /// in its range, and the candidate temperatures an interval from low to high.
+    public func validate() throws {
+        var probe = EvolutionSettings()
+        for name in Self.names { try probe.set(name, to: try value(name)) }
+        if let problem = temperatureRangeProblem { throw SettingError(description: problem) }
+    }
+
+    /// What is wrong with temperature_min and temperature_max together, or nil.
+    public var temperatureRangeProblem: String? {
+        temperatureMin <= temperatureMax ? nil
+            : "temperature_min \(formatNumber(Double(temperatureMin))) is above temperature_max \(formatNumber(Double(temperatureMax)))"
     }
 
     static func unknown(_ name: String) -> SettingError {

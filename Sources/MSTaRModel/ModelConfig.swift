@@ -66,18 +66,67 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     /// Longest full sequence: image prefix plus text.
     public var maxSeq: Int { imageTokens + maxText }
 
-    /// Checks that the sizes fit together; the error says which do not.
+    /// The range each size must lie in, by its config.json key. Wide enough for every model this
+    /// engine trains on a CPU; narrow enough that no value read from a file can divide by zero, index
+    /// out of bounds or ask for more memory than the machine has.
+    public static var ranges: [(key: String, range: ClosedRange<Int>, value: KeyPath<ModelConfig, Int>)] { [
+        ("vocab", 1...65_536, \.vocab),
+        ("imageHeight", 1...256, \.imageHeight), ("imageWidth", 1...256, \.imageWidth),
+        ("patch", 1...32, \.patch), ("window", 1...64, \.window), ("merge", 1...16, \.merge),
+        ("visionDim", 1...1024, \.visionDim), ("visionLayers", 0...24, \.visionLayers),
+        ("visionHeads", 1...64, \.visionHeads), ("visionMLP", 1...4096, \.visionMLP),
+        ("dModel", 1...2048, \.dModel), ("layers", 1...48, \.layers), ("heads", 1...64, \.heads),
+        ("mlpHidden", 1...8192, \.mlpHidden), ("maxText", 2...1024, \.maxText),
+    ] }
+    /// Channels of each convolution of the stem.
+    public static let stemChannelRange = 1...256
+    /// The most parameters a configuration may describe (256 MB of Float32 weights).
+    public static let maxParameters = 64 << 20
+
+    /// Checks every size against its range, then that the sizes fit together; the error names the
+    /// config.json key, its value and what is allowed. Ranges come first, so nothing below divides by zero.
     public func validate() throws {
-        func need(_ ok: Bool, _ why: String) throws { if !ok { throw TensorError.invalid("model config: \(why)") } }
-        try need(vocab > 0 && maxText > 0, "vocab and maxText must be positive")
+        func need(_ ok: Bool, _ why: String) throws { if !ok { throw TensorError.invalid(why) } }
+        for (key, range, value) in Self.ranges {
+            let v = self[keyPath: value]
+            try need(range.contains(v), "\(key) is \(v); allowed \(range.lowerBound) to \(range.upperBound)")
+        }
+        if stem == .conv {
+            try need(stemChannels.count == 2, "stemChannels has \(stemChannels.count) entries; the convolutional stem needs 2")
+            for c in stemChannels {
+                try need(Self.stemChannelRange.contains(c),
+                         "stemChannels holds \(c); allowed \(Self.stemChannelRange.lowerBound) to \(Self.stemChannelRange.upperBound)")
+            }
+            try need(patch == 4, "patch is \(patch); the convolutional stem needs 4")
+        }
         try need(imageHeight % patch == 0 && imageWidth % patch == 0,
                  "image \(imageHeight)x\(imageWidth) is not a whole number of \(patch)-pixel patches")
         try need(window >= patch && (window - patch) % 2 == 0, "window \(window) must be at least the patch \(patch) and differ from it by an even number")
-        try need(stem == .patch || (patch == 4 && stemChannels.count == 2), "the convolutional stem needs patch 4 and two channel counts")
         try need(gridHeight % merge == 0 && gridWidth % merge == 0,
                  "patch grid \(gridHeight)x\(gridWidth) is not divisible by merge \(merge)")
-        try need(visionDim % visionHeads == 0, "visionDim \(visionDim) is not divisible by \(visionHeads) heads")
-        try need(dModel % heads == 0, "dModel \(dModel) is not divisible by \(heads) heads")
+        try need(visionDim % visionHeads == 0, "visionDim \(visionDim) is not divisible by visionHeads \(visionHeads)")
+        try need(dModel % heads == 0, "dModel \(dModel) is not divisible by heads \(heads)")
+        let n = parameterBound
+        try need(n <= Double(Self.maxParameters),
+                 "the sizes describe about \(Int(n / 1e6)) million parameters; at most \(Self.maxParameters >> 20) Mi are allowed")
+    }
+
+    /// An upper bound on the parameter count, computed in floating point so that no sizes overflow.
+    public var parameterBound: Double {
+        let fc1 = mlp == .swiglu ? 2.0 : 1.0  // SwiGLU's first layer has a gate and an up half
+        func block(_ d: Int, _ hidden: Int) -> Double {
+            let (d, h) = (Double(d), Double(hidden))
+            return 4 * d * d + (fc1 + 1) * d * h + fc1 * h + 9 * d  // attention, MLP, norms and biases
+        }
+        var stemTotal = 0.0, inC = 1.0
+        for c in (stem == .conv ? stemChannels : []) { stemTotal += 9 * inC * Double(c) + Double(c); inC = Double(c) }
+        let v = Double(visionDim), d = Double(dModel)
+        let fanIn = stem == .conv ? inC : Double(window * window)
+        let vision = stemTotal + v * fanIn + v + Double(gridHeight + gridWidth) * v
+            + Double(visionLayers) * block(visionDim, visionMLP) + 2 * v
+            + d * v * Double(merge * merge) + d * d + 2 * d
+        let lm = Double(vocab) * d * (tiedHead ? 1 : 2) + Double(maxText) * d + Double(layers) * block(dModel, mlpHidden) + 3 * d + 1
+        return vision + lm
     }
 
     /// A very small configuration for tests.

@@ -16,7 +16,7 @@ public final class VisionLanguageModel {
 
     /// A freshly initialised model; every parameter requires grad.
     public init(_ config: ModelConfig, rng: inout RNG) throws {
-        try config.validate()
+        do { try config.validate() } catch { throw TensorError.invalid("model config: \(error)") }
         self.config = config
         vision = VisionEncoder(config, rng: &rng)
         tokenEmbedding = Init.normal([config.vocab, config.dModel], std: 0.02, rng: &rng)

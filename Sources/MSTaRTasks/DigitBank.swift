@@ -1,4 +1,5 @@
 import Foundation
+import MSTaRTensor
 
 /// The UCI handwritten digits: 1,797 grey 8x8 images (pixel values 0...16) with their labels.
 public struct DigitBank: Sendable, Equatable {
@@ -37,10 +38,11 @@ public struct DigitBank: Sendable, Equatable {
     /// Loads the digits from `path`, or else from the first place `locate()` finds.
     public static func load(path: String? = nil) throws -> DigitBank {
         let file = try path ?? locate()
-        guard let data = FileManager.default.contents(atPath: file) else {
-            throw TasksError.missingData("cannot read the digits file \(file); pass another path or set \(environmentVariable)")
+        let data: Data
+        do { data = try InputFile.read(file, limit: InputFile.datasetLimit) } catch {
+            throw TasksError.missingData("cannot read the digits file \(file) (\(error)); pass another path or set \(environmentVariable)")
         }
-        let raw = file.hasSuffix(".gz") ? try Zlib.inflate([UInt8](data), gzip: true) : [UInt8](data)
+        let raw = file.hasSuffix(".gz") ? try Zlib.inflate([UInt8](data), gzip: true, limit: InputFile.datasetLimit) : [UInt8](data)
         guard let text = String(bytes: raw, encoding: .utf8) else {
             throw TasksError.invalid("\(file): not UTF-8 text")
         }

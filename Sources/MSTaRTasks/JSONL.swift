@@ -1,4 +1,5 @@
 import Foundation
+import MSTaRTensor
 
 /// What to do with a line that cannot be imported.
 public enum BadLinePolicy: Sendable {
@@ -65,7 +66,9 @@ public enum JSONL {
         init(from decoder: Decoder) throws {
             let c = try decoder.singleValueContainer()
             if let i = try? c.decode(Int.self), let l = Level(rawValue: i) { level = l; return }
-            let s = try c.decode(String.self)
+            guard let s = try? c.decode(String.self) else {
+                throw TasksError.invalid("level must be \"1\", \"2\", \"3\" or \"ood\"")
+            }
             guard let l = s == "ood" ? Level.ood : Int(s).flatMap(Level.init(rawValue:)) else {
                 throw TasksError.invalid("level must be \"1\", \"2\", \"3\" or \"ood\", not \"\(s)\"")
             }
@@ -121,13 +124,14 @@ public enum JSONL {
 
     /// Reads a JSONL file; every bad line is reported with file and line number, then skipped or refused.
     public static func read(_ path: String, onBadLine policy: BadLinePolicy = .skip) throws -> JSONLImport {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw TasksError.missingData("cannot read \(path)")
+        let data: Data
+        do { data = try InputFile.read(path, limit: InputFile.datasetLimit) } catch {
+            throw TasksError.missingData("\(error)")
         }
         let dir = URL(fileURLWithPath: path).deletingLastPathComponent()
         var examples = [Example](), bad = [BadLine]()
         var firstLineOfID = [String: Int]()
-        let lines = String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
+        let lines = InputFile.lines(String(decoding: data, as: UTF8.self))
         for (n, raw) in lines.enumerated() {
             let text = raw.trimmingCharacters(in: .whitespacesAndNewlines)
             if text.isEmpty { continue }
@@ -151,6 +155,10 @@ public enum JSONL {
     static func example(fromLine text: String, directory: URL) throws -> Example {
         let record: Record
         do { record = try JSONDecoder().decode(Record.self, from: Data(text.utf8)) } catch {
+            // Foundation calls a number it cannot hold "not valid JSON" without saying where.
+            if case DecodingError.dataCorrupted(let ctx) = error, ctx.codingPath.isEmpty, let problem = numberProblem(text) {
+                throw TasksError.invalid(problem)
+            }
             throw TasksError.invalid(describe(error))
         }
         guard !record.id.isEmpty else { throw TasksError.invalid("empty \"id\"") }
@@ -237,16 +245,50 @@ public enum JSONL {
 
     private static func checkFacts(_ f: SceneFacts, family: Family) throws {
         let groups = family == .comparison ? 2 : 1
-        guard f.reads.count == groups, f.reads.allSatisfy({ !$0.isEmpty && $0.allSatisfy((0...9).contains) }) else {
-            throw TasksError.invalid("facts.reads must hold \(groups) non-empty group(s) of digits 0-9 for a \(family.rawValue) scene")
+        // At most 16 digits a group, so the number a group spells fits an Int and sums cannot overflow.
+        guard f.reads.count == groups, f.reads.allSatisfy({ (1...16).contains($0.count) && $0.allSatisfy((0...9).contains) }) else {
+            throw TasksError.invalid("facts.reads must hold \(groups) group(s) of 1 to 16 digits 0-9 for a \(family.rawValue) scene")
         }
         if family == .chart {
-            guard f.heights.count == f.reads[0].count, f.heights.allSatisfy({ $0 >= 0 }) else {
-                throw TasksError.invalid("facts.heights must give one height >= 0 per bar label")
+            guard f.heights.count == f.reads[0].count, f.heights.allSatisfy({ (0...10_000).contains($0) }) else {
+                throw TasksError.invalid("facts.heights must give one height from 0 to 10000 per bar label")
             }
         } else if !f.heights.isEmpty {
             throw TasksError.invalid("facts.heights is only for chart scenes")
         }
+    }
+
+    /// The first number in a JSON text that is not a whole number an Int holds (every number of a
+    /// record is one), with the key it belongs to; nil when every number is.
+    static func numberProblem(_ text: String) -> String? {
+        let chars = Array(text.unicodeScalars)
+        var i = 0, lastString = "", key = "the top level"
+        while i < chars.count {
+            let c = chars[i]
+            if c == "\"" {
+                var s = String.UnicodeScalarView()
+                i += 1
+                while i < chars.count && chars[i] != "\"" {
+                    if chars[i] == "\\" { i += 1 }
+                    if i < chars.count { s.append(chars[i]) }
+                    i += 1
+                }
+                lastString = String(s)
+                i += 1
+                continue
+            }
+            if c == ":" { key = "\"\(lastString)\"" }
+            if c == "-" || ("0"..."9").contains(c) {
+                var literal = ""
+                while i < chars.count, "+-.eE0123456789".unicodeScalars.contains(chars[i]) { literal.unicodeScalars.append(chars[i]); i += 1 }
+                if Int(literal) == nil {
+                    return "\(key): \(literal) is not a whole number from -2^63 to 2^63-1"
+                }
+                continue
+            }
+            i += 1
+        }
+        return nil
     }
 
     private static func describe(_ error: Error) -> String {

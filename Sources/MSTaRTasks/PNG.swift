@@ -1,4 +1,5 @@
 import Foundation
+import MSTaRTensor
 
 /// A minimal PNG codec over the system zlib: writes 8-bit greyscale, reads 8-bit non-interlaced
 /// grey, grey+alpha, RGB and RGBA (converted to grey).
@@ -72,7 +73,8 @@ public enum PNG {
                     throw TasksError.invalid("PNG: only 8-bit, non-interlaced grey, grey+alpha, RGB or RGBA images "
                         + "are supported (bit depth \(body[8]), colour type \(body[9]), interlace \(body[12]))")
                 }
-                guard width > 0, height > 0, width * height <= 1 << 24 else {
+                // Each side first: two 32-bit sides multiplied can overflow an Int.
+                guard width > 0, height > 0, width <= 1 << 24, height <= 1 << 24, width * height <= 1 << 24 else {
                     throw TasksError.invalid("PNG size \(width)x\(height) out of range")
                 }
             case "IDAT": idat += body
@@ -85,7 +87,9 @@ public enum PNG {
         guard colorType >= 0, sawEnd, !idat.isEmpty else { throw TasksError.invalid("PNG: missing IHDR, IDAT or IEND") }
         let channels = [0: 1, 2: 3, 4: 2, 6: 4][colorType]!
         let stride = width * channels
-        let raw = try Zlib.inflate(idat, gzip: false)
+        // The image data can only be this long: inflating stops there (a decompression bomb is
+        // refused after a few bytes too many, not after gigabytes).
+        let raw = try Zlib.inflate(idat, gzip: false, limit: height * (stride + 1))
         guard raw.count == height * (stride + 1) else {
             throw TasksError.invalid("PNG: image data has \(raw.count) bytes, expected \(height * (stride + 1))")
         }
@@ -126,7 +130,10 @@ public enum PNG {
 
     /// Reads a PNG file into a scene canvas; an image k times the scene size is averaged down by k.
     public static func readCanvas(_ path: String) throws -> Canvas {
-        guard let data = FileManager.default.contents(atPath: path) else { throw TasksError.missingData("cannot read image \(path)") }
+        let data: Data
+        do { data = try InputFile.read(path, limit: InputFile.imageLimit) } catch {
+            throw TasksError.missingData("cannot read image \(path): \(error)")
+        }
         let img: Image
         do { img = try decode([UInt8](data)) } catch { throw TasksError.invalid("\(path): \(error)") }
         let h = Canvas.sceneHeight, w = Canvas.sceneWidth

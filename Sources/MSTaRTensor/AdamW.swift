@@ -13,6 +13,15 @@ public final class AdamW {
         public init(lr: Float = 3e-4, beta1: Float = 0.9, beta2: Float = 0.95, eps: Float = 1e-8, weightDecay: Float = 0.1) {
             self.lr = lr; self.beta1 = beta1; self.beta2 = beta2; self.eps = eps; self.weightDecay = weightDecay
         }
+
+        /// Checks each hyperparameter read from a file: finite, betas in [0, 1), eps above 0.
+        public func validate() throws {
+            for (name, v, ok) in [("lr", lr, lr >= 0 && lr <= 1), ("beta1", beta1, beta1 >= 0 && beta1 < 1),
+                                  ("beta2", beta2, beta2 >= 0 && beta2 < 1), ("eps", eps, eps > 0 && eps <= 1),
+                                  ("weightDecay", weightDecay, weightDecay >= 0 && weightDecay <= 10)] where !(v.isFinite && ok) {
+                throw TensorError.invalid("optimizer \(name) is \(v), outside its range (lr 0 to 1, betas 0 to below 1, eps above 0 up to 1, weightDecay 0 to 10)")
+            }
+        }
     }
 
     public var config: Config

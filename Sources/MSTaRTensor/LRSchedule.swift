@@ -11,6 +11,20 @@ public enum LRSchedule: Codable, Equatable, Sendable {
     /// Linear warm-up, then linear decay to `minLR` at `total` steps.
     case linear(lr: Float, warmup: Int, total: Int, minLR: Float)
 
+    /// Checks that every rate is finite and in 0...1 and every step count in 0...2^40 (a schedule read
+    /// from a file must not make a rate infinite or a division meaningless).
+    public func validate() throws {
+        let rates: [Float], steps: [Int]
+        switch self {
+        case .constant(let lr): (rates, steps) = ([lr], [])
+        case .warmup(let lr, let warmup): (rates, steps) = ([lr], [warmup])
+        case .cosine(let lr, let warmup, let total, let minLR), .linear(let lr, let warmup, let total, let minLR):
+            (rates, steps) = ([lr, minLR], [warmup, total])
+        }
+        for r in rates where !(r.isFinite && r >= 0 && r <= 1) { throw TensorError.invalid("schedule rate \(r) is outside 0 to 1") }
+        for n in steps where !(0...(1 << 40)).contains(n) { throw TensorError.invalid("schedule step count \(n) is outside 0 to 2^40") }
+    }
+
     /// The rate at 0-based optimizer step `step`.
     public func lr(at step: Int) -> Float {
         switch self {

@@ -48,12 +48,11 @@ public enum SafeTensors {
 
     /// Reads a safetensors file, refusing anything truncated, overlapping or malformed with a message naming the problem.
     public static func read(_ url: URL) throws -> File {
-        let data: Data
-        do { data = try Data(contentsOf: url) } catch {
-            throw TensorError.invalid("cannot read \(url.path): \(error.localizedDescription)")
-        }
-        return try decode(data, source: url.path)
+        try decode(try InputFile.read(url.path, limit: InputFile.tensorLimit), source: url.path)
     }
+
+    /// The largest JSON header read (the limit Hugging Face's reader sets).
+    public static let maxHeader = 100_000_000
 
     /// Decodes safetensors bytes; `source` names the file in errors.
     public static func decode(_ data: Data, source: String = "safetensors data") throws -> File {
@@ -61,6 +60,7 @@ public enum SafeTensors {
         guard data.count >= 8 else { throw bad("only \(data.count) bytes, shorter than the 8-byte header length") }
         let n = data.prefix(8).withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }.littleEndian
         guard n <= UInt64(data.count - 8) else { throw bad("header length \(n) exceeds the file (\(data.count) bytes): truncated?") }
+        guard n <= UInt64(maxHeader) else { throw bad("header length \(n) is above the \(maxHeader)-byte limit") }
         let headerBytes = data.subdata(in: 8..<(8 + Int(n)))
         guard let json = try? JSONSerialization.jsonObject(with: headerBytes), let header = json as? [String: Any] else {
             throw bad("header is not a JSON object")
@@ -70,27 +70,36 @@ public enum SafeTensors {
         var metadata: [String: String] = [:]
         var spans: [(name: String, begin: Int, end: Int)] = []
         var tensors: [String: Tensor] = [:]
+        /// A whole number from JSON, or nil (a fraction, a string, or beyond Int).
+        func integer(_ v: Any) -> Int? {
+            guard let num = v as? NSNumber else { return nil }
+            let d = num.doubleValue
+            guard d.isFinite, d == d.rounded(), abs(d) < 9.0e15 else { return nil }
+            return num.intValue
+        }
+        // Entries are checked in file order (then by name), so an error names the same tensor every
+        // run: a dictionary's order changes from process to process.
+        var entries: [(name: String, info: [String: Any], begin: Int)] = []
         for (name, value) in header {
             if name == "__metadata__" {
                 guard let m = value as? [String: Any] else { throw bad("__metadata__ is not an object") }
-                for (k, v) in m {
-                    guard let s = v as? String else { throw bad("__metadata__ value for '\(k)' is not a string") }
+                for k in m.keys.sorted() {
+                    guard let s = m[k] as? String else { throw bad("__metadata__ value for '\(k)' is not a string") }
                     metadata[k] = s
                 }
                 continue
             }
-            guard let info = value as? [String: Any], let dtype = info["dtype"] as? String,
+            guard let info = value as? [String: Any] else { throw bad("entry '\(name)' is not an object") }
+            let begin = (info["data_offsets"] as? [Any])?.first.flatMap(integer) ?? -1
+            entries.append((name, info, begin))
+        }
+        entries.sort { ($0.begin, $0.name) < ($1.begin, $1.name) }
+        for (name, info, _) in entries {
+            guard let dtype = info["dtype"] as? String,
                   let shapeAny = info["shape"] as? [Any], let offs = info["data_offsets"] as? [Any], offs.count == 2 else {
                 throw bad("entry '\(name)' lacks dtype, shape or data_offsets")
             }
-            let shape = try shapeAny.map { v -> Int in
-                guard let i = (v as? NSNumber)?.intValue, i >= 0 else { throw bad("entry '\(name)' has a bad shape") }
-                return i
-            }
-            guard let begin = (offs[0] as? NSNumber)?.intValue, let end = (offs[1] as? NSNumber)?.intValue,
-                  begin >= 0, begin <= end, end <= payload else {
-                throw bad("entry '\(name)' has data_offsets \(offs) outside the \(payload) data bytes: truncated?")
-            }
+            guard shapeAny.count <= 8 else { throw bad("entry '\(name)' has \(shapeAny.count) dimensions; at most 8 are read") }
             let width: Int
             switch dtype {
             case "F32": width = 4
@@ -98,7 +107,20 @@ public enum SafeTensors {
             case "F16", "BF16": width = 2
             default: throw bad("entry '\(name)' has dtype \(dtype); mstar reads F32, F64, F16 and BF16")
             }
-            let count = shape.reduce(1, *)
+            guard let begin = integer(offs[0]), let end = integer(offs[1]), begin >= 0, begin <= end, end <= payload else {
+                throw bad("entry '\(name)' has data_offsets \(offs) outside the \(payload) data bytes: truncated?")
+            }
+            // The element count may not overflow, and must match the bytes the offsets span (which the
+            // file's size bounds), before anything is allocated for it.
+            var count = 1
+            var shape: [Int] = []
+            for v in shapeAny {
+                guard let i = integer(v), i >= 0, i <= Int(Int32.max) else { throw bad("entry '\(name)' has a bad shape \(shapeAny)") }
+                let (c, overflow) = count.multipliedReportingOverflow(by: i)
+                guard !overflow, c <= payload else { throw bad("entry '\(name)' has shape \(shapeAny), larger than the file") }
+                count = c
+                shape.append(i)
+            }
             guard end - begin == count * width else {
                 throw bad("entry '\(name)' of shape \(shape) and dtype \(dtype) needs \(count * width) bytes, offsets span \(end - begin)")
             }
@@ -163,6 +185,7 @@ public enum AtomicFile {
     public static func write(_ data: Data, to url: URL) throws {
         let dir = url.deletingLastPathComponent()
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        removeStaleTemporaries(of: url)
         let tmp = dir.appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")
         let fd = open(tmp.path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         guard fd >= 0 else { throw TensorError.invalid("cannot write \(tmp.path): \(String(cString: strerror(errno)))") }
@@ -182,6 +205,20 @@ public enum AtomicFile {
             throw TensorError.invalid("cannot write \(url.path): \(String(cString: strerror(errno)))")
         }
         syncDirectory(dir)
+    }
+
+    /// Removes what writes killed before their rename left beside `destination`: files and folders
+    /// named `.NAME.tmp-PID...` whose process is gone. A live process's temporary is left alone.
+    public static func removeStaleTemporaries(of destination: URL) {
+        let fm = FileManager.default
+        let parent = destination.deletingLastPathComponent()
+        let prefix = ".\(destination.lastPathComponent).tmp-"
+        guard let names = try? fm.contentsOfDirectory(atPath: parent.path) else { return }
+        for name in names where name.hasPrefix(prefix) {
+            let pidText = name.dropFirst(prefix.count).prefix { $0.isNumber }
+            guard let pid = Int32(pidText), pid > 0, pid != getpid(), kill(pid, 0) != 0, errno == ESRCH else { continue }
+            try? fm.removeItem(at: parent.appendingPathComponent(name))
+        }
     }
 
     /// fsyncs a directory so a rename inside it is durable.

@@ -82,8 +82,7 @@ enum BuiltinCommands {
             arguments: [ArgumentSpec("file", .outputPath, help: "where (relative paths: inside the run directory)")]
         ) { cmd, s in
             let file = cmd.string("file")
-            try s.prepareOutput(file)
-            try Data(s.journal.text.utf8).write(to: URL(fileURLWithPath: s.outputPath(file)), options: .atomic)
+            try Data(s.journal.text.utf8).write(to: URL(fileURLWithPath: try s.writablePath(file, what: "FILE")), options: .atomic)
             let n = s.journal.entries
             return CommandOutput(lines: ["saved \(n) command\(n == 1 ? "" : "s") to \(file)"])
         })
@@ -114,8 +113,9 @@ enum BuiltinCommands {
     static func include(_ file: String, session s: Session) throws -> CommandOutput {
         guard s.includeDepth < 16 else { throw WorkbenchError("include nests more than 16 deep (does \(file) include itself?)") }
         let path = s.inputPath(file)
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-            throw WorkbenchError("cannot read \(file) (looked at \(path))")
+        let text: String
+        do { text = try InputFile.text(path, limit: InputFile.scriptLimit) } catch {
+            throw WorkbenchError("cannot include \(file): \(error)")
         }
         s.includeDepth += 1
         defer { s.includeDepth -= 1 }

@@ -90,7 +90,7 @@ public final class CommandRegistry {
                 text = words[i].text
                 i += 1
             }
-            values[name] = try typed(text, opt.type, what: "--\(name) of '\(spec.name)'", session: session)
+            values[name] = try typed(text, opt.type, what: "--\(name) of '\(spec.name)'", range: opt.range, session: session)
             given.insert(name)
         }
 
@@ -101,12 +101,12 @@ public final class CommandRegistry {
                 p = positional.count
                 if !rest.isEmpty {
                     var items: [Value] = []
-                    for r in rest { items.append(try typed(r, a.type, what: "\(a.name.uppercased()) of '\(spec.name)'", session: session)) }
+                    for r in rest { items.append(try typed(r, a.type, what: "\(a.name.uppercased()) of '\(spec.name)'", range: a.range, session: session)) }
                     values[a.name] = .list(items)
                     given.insert(a.name)
                 }
             } else if p < positional.count {
-                values[a.name] = try typed(positional[p], a.type, what: "\(a.name.uppercased()) of '\(spec.name)'", session: session)
+                values[a.name] = try typed(positional[p], a.type, what: "\(a.name.uppercased()) of '\(spec.name)'", range: a.range, session: session)
                 given.insert(a.name)
                 p += 1
             }
@@ -140,13 +140,18 @@ public final class CommandRegistry {
         return parsed
     }
 
-    /// Reads `text` as `type`, checking vocabulary names against the session.
-    private func typed(_ text: String, _ type: ValueType, what: String, session: Session) throws(WorkbenchError) -> Value {
+    /// Reads `text` as `type`, checking numbers against `range` and vocabulary names against the session.
+    private func typed(_ text: String, _ type: ValueType, what: String, range: ClosedRange<Double>?,
+                       session: Session) throws(WorkbenchError) -> Value {
         let value: Value
         do { value = try type.parse(text) } catch {
             var msg = "bad value '\(text)' for \(what): expected \(error.expected)"
             if let s = error.suggestion { msg += "; did you mean '\(s)'?" }
             throw WorkbenchError(msg)
+        }
+        if let range, let x = value.doubleValue, !range.contains(x) {
+            func g(_ b: Double) -> String { b == b.rounded() && abs(b) < 1e15 ? String(Int(b)) : "\(b)" }
+            throw WorkbenchError("\(what) must be from \(g(range.lowerBound)) to \(g(range.upperBound)); got \(text)")
         }
         try session.checkNames(value, type)
         return value

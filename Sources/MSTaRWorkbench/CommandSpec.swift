@@ -20,12 +20,16 @@ public struct OptionSpec: Sendable {
     public var defaultValue: DefaultValue
     /// One line for `help COMMAND`.
     public var help: String
+    /// The values a number may take (checked as the command is parsed, so no handler sees another).
+    public var range: ClosedRange<Double>?
 
     /// An option `--name` of `type`; flags default to false.
-    public init(_ name: String, _ type: ValueType, default defaultValue: DefaultValue? = nil, help: String) {
+    public init(_ name: String, _ type: ValueType, default defaultValue: DefaultValue? = nil, range: ClosedRange<Double>? = nil,
+                help: String) {
         self.name = name
         self.type = type
         self.defaultValue = defaultValue ?? (type == .flag ? .value(.bool(false)) : .none)
+        self.range = range
         self.help = help
     }
 }
@@ -42,14 +46,17 @@ public struct ArgumentSpec: Sendable {
     public var variadic: Bool
     /// One line for `help COMMAND`.
     public var help: String
+    /// The values a number may take.
+    public var range: ClosedRange<Double>?
 
     /// A positional argument.
     public init(_ name: String, _ type: ValueType, default defaultValue: DefaultValue = .required,
-                variadic: Bool = false, help: String) {
+                variadic: Bool = false, range: ClosedRange<Double>? = nil, help: String) {
         self.name = name
         self.type = type
         self.defaultValue = defaultValue
         self.variadic = variadic
+        self.range = range
         self.help = help
     }
 }

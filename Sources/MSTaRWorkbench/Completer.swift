@@ -3,9 +3,9 @@ import Foundation
 /// Tab completion: command names, subcommands, option names, option and argument values
 /// (choices, setting keys, metrics, recipes) and file paths, from the declarations.
 public enum Completer {
-    /// What to complete: the word starting at `start` (a character offset) becomes one of `candidates`.
+    /// What to complete: the word starting at `start` (a Unicode scalar offset) becomes one of `candidates`.
     public struct Completion: Equatable, Sendable {
-        /// Character offset where the word being completed starts.
+        /// Unicode scalar offset where the word being completed starts.
         public var start: Int
         /// The word typed so far.
         public var word: String
@@ -16,10 +16,10 @@ public enum Completer {
     /// Completions for the end of `line` (the text before the cursor).
     public static func complete(_ line: String, session: Session) -> Completion {
         guard case .words(var words) = Lexer.split(line) else {
-            return Completion(start: line.count, word: "", candidates: [])
+            return Completion(start: line.unicodeScalars.count, word: "", candidates: [])
         }
         let atNewWord = line.isEmpty || line.last!.isWhitespace
-        let current = atNewWord ? Lexer.Word("", start: line.count) : words.removeLast()
+        let current = atNewWord ? Lexer.Word("", start: line.unicodeScalars.count) : words.removeLast()
         func done(_ all: [String]) -> Completion {
             Completion(start: current.start, word: current.text,
                        candidates: Array(Set(all.filter { $0.hasPrefix(current.text) })).sorted())

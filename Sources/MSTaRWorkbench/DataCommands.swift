@@ -37,7 +37,7 @@ public enum DataCommands {
             discussion: "Examples are made on demand from (seed, split, index), so this is instant; later data commands and training use this suite.",
             options: [
                 OptionSpec("seed", .int, default: .setting("seed"), help: "seed of the whole suite"),
-                OptionSpec("fraction", .double, default: .value(.double(1)), help: "fraction of the standard split sizes"),
+                OptionSpec("fraction", .double, default: .value(.double(1)), range: 0...100, help: "fraction of the standard split sizes"),
                 OptionSpec("digits", .path, help: "digits.csv.gz to read (default: found as docs/tasks.md says)"),
             ]
         ) { cmd, s in
@@ -81,7 +81,7 @@ public enum DataCommands {
                 OptionSpec("index", .int, default: .required, help: "index of the example (within --family when given)"),
                 OptionSpec("family", .choice(families), help: "count --index within this family"),
                 OptionSpec("png", .outputPath, help: "also write the scene as a PNG file (inside the run directory)"),
-                OptionSpec("scale", .int, default: .value(.int(4)), help: "PNG pixels per scene pixel"),
+                OptionSpec("scale", .int, default: .value(.int(4)), range: 1...32, help: "PNG pixels per scene pixel"),
             ]
         ) { cmd, s in
             let suite = try suite(s)
@@ -97,9 +97,7 @@ public enum DataCommands {
             var out = CommandOutput(lines: describe(example))
             if let png = cmd.optionalString("png") {
                 guard let image = example.image else { throw WorkbenchError("\(example.id) is text only: it has no image for --png") }
-                guard cmd.int("scale") >= 1 else { throw WorkbenchError("--scale must be 1 or more") }
-                try s.prepareOutput(png)
-                try PNG.write(image, to: s.outputPath(png), scale: cmd.int("scale"))
+                try PNG.write(image, to: try s.writablePath(png, what: "--png"), scale: cmd.int("scale"))
                 out.image(png, kind: .image)
             }
             return out
@@ -111,21 +109,17 @@ public enum DataCommands {
                 OptionSpec("split", .choice(splits), default: .required, help: "the split"),
                 OptionSpec("out", .outputPath, default: .required, help: "output directory (inside the run directory when relative)"),
                 OptionSpec("family", .choice(families), help: "only this family"),
-                OptionSpec("count", .int, help: "only the first N examples"),
-                OptionSpec("scale", .int, default: .value(.int(1)), help: "PNG pixels per scene pixel"),
+                OptionSpec("count", .int, range: 0...10_000_000, help: "only the first N examples"),
+                OptionSpec("scale", .int, default: .value(.int(1)), range: 1...32, help: "PNG pixels per scene pixel"),
             ]
         ) { cmd, s in
             let suite = try suite(s)
             let split = try SplitName(name: cmd.string("split"))
             let family = try cmd.optionalString("family").map { try Family(name: $0) }
-            guard cmd.int("scale") >= 1 else { throw WorkbenchError("--scale must be 1 or more") }
             var examples = suite.examples(split, family: family)
-            if let n = cmd.optionalInt("count") {
-                guard n >= 0 else { throw WorkbenchError("--count must be 0 or more") }
-                examples = Array(examples.prefix(n))
-            }
+            if let n = cmd.optionalInt("count") { examples = Array(examples.prefix(n)) }
             let dir = cmd.string("out")
-            let images = try export(examples, to: s.outputPath(dir), scale: cmd.int("scale"), session: s)
+            let images = try export(examples, to: try s.writablePath(dir, .folder, what: "--out"), scale: cmd.int("scale"), session: s)
             return CommandOutput(lines: ["wrote \(examples.count) examples to \(dir)/\(JSONL.fileName) and \(images) images to \(dir)/\(JSONL.imageDirectory)/"])
         })
     }

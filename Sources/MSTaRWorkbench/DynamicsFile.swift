@@ -1,4 +1,5 @@
 import Foundation
+import MSTaRTensor
 
 /// Series read from a run's dynamics.jsonl (one JSON object per evolution step), the
 /// default source of the plot command.
@@ -9,11 +10,13 @@ public enum DynamicsFile {
     /// The points (x from `xKey`, y from `key`) of every line that has both as numbers.
     /// `key` may be a dotted path into nested objects (`per_family.arithmetic`).
     public static func series(_ path: String, key: String, xKey: String = "step", name: String) throws -> PlotSeries {
-        guard let data = FileManager.default.contents(atPath: path) else {
+        guard FileManager.default.fileExists(atPath: path) else {
             throw WorkbenchError("cannot read \(path): no dynamics there yet (evolution steps write it)")
         }
+        let text: String
+        do { text = try InputFile.text(path, limit: InputFile.datasetLimit) } catch { throw WorkbenchError("\(error)") }
         var xs: [Double] = [], ys: [Double] = []
-        for (i, line) in String(decoding: data, as: UTF8.self).split(separator: "\n").enumerated() {
+        for (i, line) in InputFile.lines(text).enumerated() {
             guard !line.allSatisfy(\.isWhitespace) else { continue }
             guard let obj = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
                 throw WorkbenchError("\(path):\(i + 1): not a JSON object")

@@ -94,8 +94,14 @@ public enum EngineCommands {
             }
             session.register(setting: SettingSpec(name, type, default: value, summary: summaries[name] ?? name, validate: { v in
                 var probe = EvolutionSettings()
-                do { try probe.set(name, to: v.plain); return nil } catch { return "\(error)" }
-            }))
+                do { try probe.set(name, to: v.plain); return nil } catch {
+                    // The engine's message names the setting and the text; the session adds both itself.
+                    var m = "\(error)"
+                    if m.hasPrefix(name + " ") { m.removeFirst(name.count + 1) }
+                    if let r = m.range(of: ", not '", options: .backwards) { m.removeSubrange(r.lowerBound...) }
+                    return m
+                }
+            }, onChange: name == "temperature_min" || name == "temperature_max" ? temperatureRangeCheck : nil))
         }
         for r in Recipe.allCases { session.register(recipe: NamedEntry(r.rawValue, summary: r.summary)) }
         for (name, label, summary) in metrics { session.register(metric: MetricSpec(name, label: label, summary: summary)) }
@@ -106,6 +112,26 @@ public enum EngineCommands {
                                             series: calibrationSeries))
         registerPolicyCommands(in: session)
         registerMethodCommands(in: session)
+    }
+
+    /// Refuses a temperature_min above temperature_max (or the reverse) as the `set` that made it;
+    /// recipes and saved runs, which set both, are checked once all their settings are in.
+    static func checkTemperatureRange(_: Value, _ s: Session) throws {
+        guard s.values[applyingKey] == nil else { return }
+        let (lo, hi) = (s.settings.double("temperature_min"), s.settings.double("temperature_max"))
+        if lo > hi {
+            throw WorkbenchError("temperature_min \(formatNumber(lo)) would be above temperature_max \(formatNumber(hi)); set the other one first")
+        }
+    }
+    static let applyingKey = "settings.applying"
+    static var temperatureRangeCheck: ((Value, Session) throws -> Void)? { { v, s in try checkTemperatureRange(v, s) } }
+
+    /// Makes every method setting of `settings` the session's, as one change.
+    static func apply(_ settings: EvolutionSettings, _ s: Session) throws {
+        try settings.validate()
+        s.values[applyingKey] = true
+        defer { s.values[applyingKey] = nil }
+        for name in EvolutionSettings.names { _ = try s.set(name, text: try settings.value(name)) }
     }
 
     // MARK: state
@@ -229,19 +255,20 @@ public enum EngineCommands {
                 s.values[policySourceKey] = cmd.string("dir")
                 attach(run, s, fresh: false)
                 // The run's settings become the session's.
-                for name in EvolutionSettings.names { _ = try s.set(name, text: try run.settings.value(name)) }
+                try apply(run.settings, s)
                 return CommandOutput(lines: ["run \(cmd.string("dir")): \(run.iteration) iterations done, method \(run.settings.method.rawValue), temperature \(t(run.temperature)), PRM \(run.prm == nil ? "none" : "trained")"])
             }
-            let loaded = try Checkpoint.load(from: dir)
+            let loaded = try Checkpoint.load(from: dir, vocab: Tokenizer.standard.vocabSize)
             setPolicy(loaded.model, source: cmd.string("dir"), s)
             return CommandOutput(lines: ["policy \(cmd.string("dir")): \(count(loaded.model.parameterCount)) parameters"])
         })
 
         session.register(CommandSpec(
             "save", group: "policy", summary: "save the run (to continue it later) or the policy, atomically",
+            discussion: "DIR must be new, or a checkpoint or run that mstar saved (it holds .mstar-checkpoint and nothing else mstar does not write): save never replaces anything else.",
             arguments: [ArgumentSpec("dir", .outputPath, help: "where (inside the run directory when relative)")]
         ) { cmd, s in
-            let dir = URL(fileURLWithPath: s.outputPath(cmd.string("dir")))
+            let dir = URL(fileURLWithPath: try s.writablePath(cmd.string("dir"), .folder, what: "DIR"))
             if let run = s.values[evolutionKey] as? Evolution {
                 try run.save(to: dir)
                 return CommandOutput(lines: ["saved run after \(run.iteration) iterations to \(cmd.string("dir"))"])
@@ -257,15 +284,15 @@ public enum EngineCommands {
                 phase, group: "policy",
                 summary: isPretrain ? "pretrain the policy on scene captions and text skills" : "warm up the policy on the seed chains of thought",
                 options: [
-                    OptionSpec("epochs", .int, default: .value(.int(isPretrain ? recipe.pretrainEpochs : recipe.warmupEpochs)), help: "passes over the data"),
-                    OptionSpec("lr", .double, default: .value(.double(Double(isPretrain ? recipe.pretrainLR : recipe.warmupLR))), help: "learning rate"),
-                    OptionSpec("batch", .int, default: .value(.int(recipe.batchSize)), help: "batch size"),
+                    OptionSpec("epochs", .int, default: .value(.int(isPretrain ? recipe.pretrainEpochs : recipe.warmupEpochs)), range: 0...10_000, help: "passes over the data"),
+                    OptionSpec("lr", .double, default: .value(.double(Double(isPretrain ? recipe.pretrainLR : recipe.warmupLR))), range: 0...1, help: "learning rate"),
+                    OptionSpec("batch", .int, default: .value(.int(recipe.batchSize)), range: 1...4096, help: "batch size"),
                     OptionSpec("seed", .int, default: .setting("seed"), help: "data-order seed"),
                 ] + (isPretrain ? [
-                    OptionSpec("vision", .int, default: .value(.int(recipe.vision?.steps ?? 0)),
+                    OptionSpec("vision", .int, default: .value(.int(recipe.vision?.steps ?? 0)), range: 0...10_000_000,
                                help: "steps of vision-encoder pretraining (naming the digit under each image token) first; 0: none"),
                 ] : [
-                    OptionSpec("replay", .int, default: .value(.int(recipe.warmupReplay)),
+                    OptionSpec("replay", .int, default: .value(.int(recipe.warmupReplay)), range: 0...1_000_000,
                                help: "pretraining examples (captions and text) mixed into each epoch, so reading is not overwritten"),
                 ])
             ) { cmd, s in
@@ -297,9 +324,9 @@ public enum EngineCommands {
             "eval", group: "policy", summary: "greedy accuracy and Pass@K of the policy on a split, per family",
             options: [
                 OptionSpec("split", .choice(["validation", "test", "ood", "labelled", "unlabelled", "seed"]), default: .value(.string("test")), help: "the split"),
-                OptionSpec("k", .int, default: .value(.int(16)), help: "samples per prompt for Pass@K (0: greedy only)"),
-                OptionSpec("temperature", .double, default: .value(.double(1)), help: "sampling temperature"),
-                OptionSpec("limit", .int, default: .value(.int(0)), help: "first N prompts only (0: all)"),
+                OptionSpec("k", .int, default: .value(.int(16)), range: 0...1024, help: "samples per prompt for Pass@K (0: greedy only)"),
+                OptionSpec("temperature", .double, default: .value(.double(1)), range: 0...10, help: "sampling temperature"),
+                OptionSpec("limit", .int, default: .value(.int(0)), range: 0...10_000_000, help: "first N prompts only (0: all)"),
                 OptionSpec("seed", .int, default: .setting("seed"), help: "sampling seed"),
                 OptionSpec("errors", .flag, help: "where the greedy chains go wrong instead, by the oracle verifier"),
             ]
@@ -340,9 +367,9 @@ public enum EngineCommands {
             let r = try Recipe(name: cmd.string("name"))
             let settings = r.settings, defaults = EvolutionSettings()
             var changed: [String] = []
+            try apply(settings, s)
             for name in EvolutionSettings.names {
                 let v = try settings.value(name)
-                _ = try s.set(name, text: v)
                 if v != (try defaults.value(name)) { changed.append("\(name) \(v)") }
             }
             return CommandOutput(lines: ["recipe \(r.rawValue): " + (changed.isEmpty ? "the defaults" : changed.joined(separator: ", "))])
@@ -363,11 +390,10 @@ public enum EngineCommands {
 
         session.register(CommandSpec(
             "evolve", group: "method", summary: "run N evolution iterations (default: the rest of the run)",
-            arguments: [ArgumentSpec("n", .int, default: .none, help: "iterations (default: up to the run's planned total)")]
+            arguments: [ArgumentSpec("n", .int, default: .none, range: 0...1_000_000, help: "iterations (default: up to the run's planned total)")]
         ) { cmd, s in
             let run = try evolution(s)
             let n = cmd.optionalInt("n") ?? max(0, run.settings.iterations - run.iteration)
-            guard n >= 0 else { throw WorkbenchError("evolve takes a count of 0 or more") }
             var out = CommandOutput()
             let bar = s.progress("evolve", total: n, unit: "step")
             for i in 0..<n {
@@ -389,7 +415,7 @@ public enum EngineCommands {
 
         session.register(CommandSpec(
             "dynamics", group: "method", summary: "the run so far: one row per iteration",
-            options: [OptionSpec("last", .int, default: .value(.int(0)), help: "only the last N iterations (0: all)")]
+            options: [OptionSpec("last", .int, default: .value(.int(0)), range: 0...1_000_000, help: "only the last N iterations (0: all)")]
         ) { cmd, s in
             guard let run = s.values[evolutionKey] as? Evolution, !run.history.isEmpty else {
                 return CommandOutput(lines: ["(no iterations yet: step or evolve runs one)"])
@@ -413,9 +439,9 @@ public enum EngineCommands {
                 OptionSpec("prompt", .int, default: .value(.int(0)), help: "which prompt of the last step"),
                 OptionSpec("split", .choice(SplitName.allCases.map(\.rawValue)), help: "sample a fresh example of this split"),
                 OptionSpec("index", .int, default: .value(.int(0)), help: "the example's index in --split"),
-                OptionSpec("k", .int, default: .setting("k"), help: "samples (with --split)"),
-                OptionSpec("temperature", .double, default: .setting("temperature"), help: "temperature (with --split)"),
-                OptionSpec("show", .int, default: .value(.int(8)), help: "most responses to print"),
+                OptionSpec("k", .int, default: .setting("k"), range: 1...256, help: "samples (with --split)"),
+                OptionSpec("temperature", .double, default: .setting("temperature"), range: 0...10, help: "temperature (with --split)"),
+                OptionSpec("show", .int, default: .value(.int(8)), range: 0...10_000, help: "most responses to print"),
                 OptionSpec("png", .outputPath, help: "also write the scene as a PNG"),
             ]
         ) { cmd, s in try sample(cmd, s) })
@@ -443,9 +469,9 @@ public enum EngineCommands {
             options: [
                 OptionSpec("split", .choice(SplitName.allCases.map(\.rawValue)), default: .value(.string("validation")), help: "the split"),
                 OptionSpec("index", .int, default: .value(.int(0)), help: "the example's index"),
-                OptionSpec("k", .int, default: .setting("k"), help: "samples"),
-                OptionSpec("temperature", .double, default: .setting("temperature"), help: "sampling temperature"),
-                OptionSpec("show", .int, default: .value(.int(16)), help: "most responses to print"),
+                OptionSpec("k", .int, default: .setting("k"), range: 1...256, help: "samples"),
+                OptionSpec("temperature", .double, default: .setting("temperature"), range: 0...10, help: "sampling temperature"),
+                OptionSpec("show", .int, default: .value(.int(16)), range: 0...10_000, help: "most responses to print"),
             ]
         ) { cmd, s in
             guard (try evolution(s)).prm != nil else { throw WorkbenchError("no PRM yet: prm train makes one") }
@@ -455,9 +481,9 @@ public enum EngineCommands {
         session.register(CommandSpec(
             "prm calibration", group: "prm", summary: "PRM step scores against the oracle verifier on validation samples",
             options: [
-                OptionSpec("prompts", .int, default: .value(.int(64)), help: "validation prompts"),
-                OptionSpec("k", .int, default: .value(.int(4)), help: "samples per prompt"),
-                OptionSpec("temperature", .double, default: .value(.double(1)), help: "sampling temperature"),
+                OptionSpec("prompts", .int, default: .value(.int(64)), range: 1...100_000, help: "validation prompts"),
+                OptionSpec("k", .int, default: .value(.int(4)), range: 1...256, help: "samples per prompt"),
+                OptionSpec("temperature", .double, default: .value(.double(1)), range: 0...10, help: "sampling temperature"),
             ]
         ) { cmd, s in
             let run = try evolution(s)
@@ -550,8 +576,7 @@ public enum EngineCommands {
         if let image = e.image {
             for line in image.ascii().split(separator: "\n", omittingEmptySubsequences: false) { out.line(String(line)) }
             if cmd.spec.option("png") != nil, let png = cmd.optionalString("png") {
-                try s.prepareOutput(png)
-                try PNG.write(image, to: s.outputPath(png), scale: 3)
+                try PNG.write(image, to: try s.writablePath(png, what: "--png"), scale: 3)
                 out.image(png, kind: .image)
             }
         }

@@ -30,7 +30,15 @@ public enum Gnuplot {
     public static var hasDisplay: Bool { !(ProcessInfo.processInfo.environment["DISPLAY"] ?? "").isEmpty }
 
     /// The gnuplot script for `plot` on `terminal`.
-    public static func script(_ plot: Plot, terminal: Terminal, windowTerminal: String = "qt") -> String {
+    public static func script(_ plot: Plot, terminal: Terminal, windowTerminal: String = "qt") throws -> String {
+        try checkText(plot.title, "the plot title")
+        try checkText(plot.xLabel, "the x axis label")
+        try checkText(plot.yLabel, "the y axis label")
+        for series in plot.series { try checkText(series.name, "the curve name '\(series.name)'") }
+        switch terminal {
+        case .png(let path, _, _), .svg(let path, _, _): try checkText(path, "the plot file name")
+        case .dumb, .window: break
+        }
         var s: [String] = []
         switch terminal {
         case .dumb(let c, let r): s.append("set terminal dumb size \(c),\(r) noenhanced")
@@ -77,7 +85,7 @@ public enum Gnuplot {
             windowTerminal = try firstWindowTerminal(exe)
             args = ["-persist"]
         }
-        let result = try Subprocess.run(exe, args, input: script(plot, terminal: terminal, windowTerminal: windowTerminal))
+        let result = try Subprocess.run(exe, args, input: try script(plot, terminal: terminal, windowTerminal: windowTerminal))
         guard result.status == 0 else {
             let err = result.stderr.split(separator: "\n").filter { !$0.trimmingCharacters(in: .whitespaces).isEmpty }
             throw WorkbenchError("gnuplot failed: " + (err.last.map(String.init) ?? "exit status \(result.status)"))
@@ -96,9 +104,20 @@ public enum Gnuplot {
         throw WorkbenchError("this gnuplot has no window terminal (qt, wxt, x11): install gnuplot-qt or gnuplot-x11, or use --out FILE.png")
     }
 
-    /// A gnuplot string literal.
+    /// A gnuplot string literal that gnuplot takes as plain text. Single quotes, because inside double
+    /// quotes gnuplot runs `backquoted` text as a shell command and expands escapes; inside single
+    /// quotes nothing is special but the quote itself, written twice. Control characters (a newline
+    /// would end the command and start another) never reach here: `checkText` refuses them first.
     static func quote(_ s: String) -> String {
-        "\"" + s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+        "'" + s.replacingOccurrences(of: "'", with: "''") + "'"
+    }
+
+    /// Refuses text that cannot be a title, label or file name in a gnuplot script: control
+    /// characters (newline, carriage return, tab, escape, ...). `what` names it in the error.
+    public static func checkText(_ s: String, _ what: String) throws {
+        if let c = s.unicodeScalars.first(where: { $0.properties.generalCategory == .control || $0 == "\u{2028}" || $0 == "\u{2029}" }) {
+            throw WorkbenchError("\(what) holds a control character (U+\(String(format: "%04X", c.value))); use printable text only")
+        }
     }
 
     /// A number as gnuplot reads it back exactly.

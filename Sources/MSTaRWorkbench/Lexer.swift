@@ -15,7 +15,7 @@ public enum Lexer {
         public var text: String
         /// True when part of the word came from quotes or escapes.
         public var quoted: Bool
-        /// Offset of the word's first character in the input (for completion).
+        /// Offset of the word's first Unicode scalar in the input (for completion).
         public var start: Int
 
         /// A word with the given text.
@@ -26,17 +26,19 @@ public enum Lexer {
         }
     }
 
-    /// Reads `text` (possibly several lines) as one command.
+    /// Reads `text` (possibly several lines) as one command. It reads Unicode scalars, not
+    /// Characters: a combining mark after a quote makes one Character of the two, which would hide
+    /// the quote (and `"\r\n"` is one Character, equal to neither `"\r"` nor `"\n"`).
     public static func split(_ text: String) -> Result {
         var words: [Word] = []
-        var current = ""
+        var current = String.UnicodeScalarView()
         var inWord = false, quoted = false, wordStart = 0
-        var quote: Character? = nil
-        let chars = Array(text)
+        var quote: Unicode.Scalar? = nil
+        let chars = Array(text.unicodeScalars)
         var i = 0
         func finish() {
-            if inWord { words.append(Word(current, quoted: quoted, start: wordStart)) }
-            current = ""
+            if inWord { words.append(Word(String(current), quoted: quoted, start: wordStart)) }
+            current = String.UnicodeScalarView()
             inWord = false
             quoted = false
         }
@@ -53,6 +55,7 @@ public enum Lexer {
                     switch chars[i] {
                     case "n": current.append("\n")
                     case "t": current.append("\t")
+                    case "r": current.append("\r")
                     default: current.append(chars[i])
                     }
                 } else {
@@ -69,10 +72,12 @@ public enum Lexer {
                 quoted = true
                 quote = c
             case "\\":
-                if i + 1 == chars.count { return .incomplete(reason: "line ends with a backslash") }
-                if chars[i + 1] == "\n" {  // line continuation: acts as a space
+                // A line ending (LF or CR LF) after the backslash continues the command.
+                let crlf = chars.count > i + 1 && chars[i + 1] == "\r"
+                if i + 1 == chars.count || (crlf && i + 2 == chars.count) { return .incomplete(reason: "line ends with a backslash") }
+                if chars[i + 1] == "\n" || (crlf && chars[i + 2] == "\n") {  // line continuation: acts as a space
                     finish()
-                    i += 1
+                    i += crlf ? 2 : 1
                 } else {
                     begin()
                     quoted = true
@@ -102,16 +107,18 @@ public enum Lexer {
 
     /// `s` as one word the lexer reads back unchanged: bare when safe, else in double quotes.
     public static func quoteIfNeeded(_ s: String) -> String {
-        let special: Set<Character> = [" ", "\t", "\n", "\r", "\"", "'", "\\", "#"]
-        if !s.isEmpty && !s.contains(where: { special.contains($0) }) { return s }
+        let special: Set<Unicode.Scalar> = [" ", "\t", "\n", "\r", "\"", "'", "\\", "#"]
+        if !s.isEmpty && !s.unicodeScalars.contains(where: { special.contains($0) }) { return s }
+        // By scalar: Swift's "\r\n" is one Character, equal to neither "\r" nor "\n".
         var out = "\""
-        for c in s {
-            switch c {
+        for u in s.unicodeScalars {
+            switch u {
             case "\"": out += "\\\""
             case "\\": out += "\\\\"
             case "\n": out += "\\n"
             case "\t": out += "\\t"
-            default: out.append(c)
+            case "\r": out += "\\r"
+            default: out.unicodeScalars.append(u)
             }
         }
         return out + "\""

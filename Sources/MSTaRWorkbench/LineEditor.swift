@@ -116,7 +116,7 @@ public final class LineEditor {
             .bindMemory(to: UInt8.self), as: UTF8.self)
         let c = complete(before)
         if c.candidates.isEmpty { return UInt8(CC_REFRESH_BEEP) }
-        let typed = before.count - c.start
+        let typed = before.unicodeScalars.count - c.start
         if c.candidates.count == 1 {
             let only = c.candidates[0]
             replace(typed, with: only + (only.hasSuffix("/") || only.hasSuffix("=") ? "" : " "))

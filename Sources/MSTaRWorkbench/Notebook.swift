@@ -1,4 +1,5 @@
 import Foundation
+import MSTaRTensor
 
 /// Jupyter notebook (nbformat 4.5) export of a script with its outputs: markdown cells, code cells,
 /// text as stdout streams, errors as stderr streams, plots and images as display data.
@@ -48,7 +49,7 @@ public enum Notebook {
             if let (kind, path) = line.image {
                 let file = path.hasPrefix("/") ? path : (runDirectory as NSString).appendingPathComponent(path)
                 let mime = path.lowercased().hasSuffix(".svg") ? "image/svg+xml" : path.lowercased().hasSuffix(".png") ? "image/png" : nil
-                if let mime, let data = FileManager.default.contents(atPath: file) {
+                if let mime, let data = try? InputFile.read(file, limit: InputFile.imageLimit) {
                     flush()
                     let payload: Any = mime == "image/png" ? data.base64EncodedString() : String(decoding: data, as: UTF8.self)
                     result.append(["output_type": "display_data", "metadata": [String: Any](),

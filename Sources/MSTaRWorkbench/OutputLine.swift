@@ -8,9 +8,19 @@ public struct OutputLine: Equatable, Sendable {
     public init(raw: String) { self.raw = raw }
 
     /// The line a command's output is recorded as (trailing whitespace dropped: editors strip it).
+    /// Control characters are written as `\u{...}`: a line break inside recorded output would
+    /// otherwise start a line the script reader takes for a command.
     public init(text: String, volatile: Bool) {
         let prefix = volatile ? OutputLine.volatilePrefix : OutputLine.prefix
-        let body = String(text.reversed().drop { $0 == " " || $0 == "\t" || $0 == "\r" }.reversed())
+        var visible = String.UnicodeScalarView()
+        for u in text.unicodeScalars {
+            if u.properties.generalCategory == .control && u != "\t" || u == "\u{2028}" || u == "\u{2029}" {
+                visible.append(contentsOf: "\\u{\(String(u.value, radix: 16))}".unicodeScalars)
+            } else {
+                visible.append(u)
+            }
+        }
+        let body = String(String(visible).reversed().drop { $0 == " " || $0 == "\t" }.reversed())
         raw = body.isEmpty ? prefix : prefix + " " + body
     }
 

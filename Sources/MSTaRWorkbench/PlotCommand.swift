@@ -26,8 +26,8 @@ public enum PlotCommand {
                 OptionSpec("out", .outputPath, help: "write the plot to this file (.png, .svg or .txt)"),
                 OptionSpec("title", .string, help: "the title (default: the metrics)"),
                 OptionSpec("ylabel", .string, help: "the y axis label (default: the metric's label)"),
-                OptionSpec("width", .int, default: .setting("plot_width"), help: "file width in pixels"),
-                OptionSpec("height", .int, default: .setting("plot_height"), help: "file height in pixels"),
+                OptionSpec("width", .int, default: .setting("plot_width"), range: 100...4000, help: "file width in pixels"),
+                OptionSpec("height", .int, default: .setting("plot_height"), range: 100...4000, help: "file height in pixels"),
                 OptionSpec("window", .flag, help: "open a gnuplot window (needs DISPLAY)"),
             ]
         ) { cmd, s in try run(cmd, s) })
@@ -45,8 +45,7 @@ public enum PlotCommand {
         var file = cmd.optionalString("out")
         if file == nil && s.mode == .headless { file = defaultName(metrics, s) }
         if let file {
-            try s.prepareOutput(file)
-            let path = s.outputPath(file)
+            let path = try s.writablePath(file, what: "--out")
             let (w, h) = (cmd.int("width"), cmd.int("height"))
             switch (file as NSString).pathExtension.lowercased() {
             case "png": try Gnuplot.render(plot, terminal: .png(path: path, width: w, height: h), gnuplot: gnuplot)

@@ -48,12 +48,21 @@ public final class Repl {
     private func runPlain() -> Int32 {
         var assembler = LineAssembler()
         var failed = false
+        var number = 0, firstLine = 1
         while let line = readLine(strippingNewline: true) {
+            number += 1
+            if !assembler.isPending { firstLine = number }
             guard let text = assembler.feed(line) else { continue }
             let before = failedCount
-            if runOne(text) { break }
+            if runOne(text) { return failed ? 1 : 0 }
             if lastStatus == .interrupted { return 130 }
             failed = failed || failedCount > before
+        }
+        // Input that ends inside a command (an open quote, a trailing backslash) would otherwise
+        // swallow every line after the quote without a word.
+        if assembler.isPending, case .incomplete(let reason) = Lexer.split(assembler.reset()) {
+            write("error: the input ends inside the command that starts on line \(firstLine): \(reason)\n")
+            return 1
         }
         return failed ? 1 : 0
     }

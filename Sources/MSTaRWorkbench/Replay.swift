@@ -87,11 +87,13 @@ public struct Replay {
     }
 
     /// Writes `text` to `path` atomically (a temporary file renamed over it), so an interrupted
-    /// update never leaves half a script.
+    /// update never leaves half a script. The file keeps its permission bits.
     public static func writeAtomically(_ text: String, to path: String) throws {
         let dir = (path as NSString).deletingLastPathComponent
         let tmp = (dir.isEmpty ? "." : dir) + "/.\((path as NSString).lastPathComponent).\(getpid()).tmp"
         try Data(text.utf8).write(to: URL(fileURLWithPath: tmp))
+        var st = stat()
+        if stat(path, &st) == 0 { chmod(tmp, st.st_mode & 0o7777) }
         guard rename(tmp, path) == 0 else {
             unlink(tmp)
             throw WorkbenchError("cannot replace \(path): \(String(cString: strerror(errno)))")

@@ -96,7 +96,9 @@ public struct Script: Equatable, Sendable {
 
     /// Reads a script; never fails (anything unrecognised is kept as an `.other` line).
     public static func parse(_ text: String) -> Script {
-        var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        // Split by scalar: Swift reads CR LF as one Character, so a script saved with Windows line
+        // ends would be one line. A line keeps its CR, so the script still renders back byte for byte.
+        var lines = text.unicodeScalars.split(separator: "\n", omittingEmptySubsequences: false).map { String(String.UnicodeScalarView($0)) }
         let endsWithNewline = text.hasSuffix("\n")
         if endsWithNewline || text.isEmpty { lines.removeLast() }
 

@@ -183,17 +183,106 @@ public final class Session {
         return p.hasPrefix("/") ? p : (runDirectory as NSString).appendingPathComponent(p)
     }
 
+    /// Whether commands may write outside the run directory (`--write-anywhere`). Off by default, so
+    /// a replayed script writes only into its own run directory.
+    public var writeAnywhere = false
+
+    /// What a command is about to write at a path.
+    public enum OutputKind: Sendable {
+        /// A file, written whole (replaced when it is a plain file already).
+        case file
+        /// A folder the command fills (data export) or swaps in (save).
+        case folder
+    }
+
+    /// The files in the run directory that mstar itself keeps; no command's output may replace them.
+    public static let reservedNames: Set<String> = [journalName, "dynamics.jsonl", "timings.jsonl"]
+
+    /// Checks that a command may write `path` and returns it resolved, with its parent folder made.
+    /// Refused, each with one line saying why: control characters in the name; a place outside the
+    /// run directory (through `..`, an absolute path or a symbolic link) unless `writeAnywhere`;
+    /// the journal and the run's own records; a symbolic link, device or FIFO at the path; a folder
+    /// where a file goes or a file where a folder goes. `what` names the value in errors (`--out`).
+    public func writablePath(_ path: String, _ kind: OutputKind = .file, what: String) throws -> String {
+        if path.isEmpty { throw WorkbenchError("\(what) is empty; give a file name") }
+        if let c = path.unicodeScalars.first(where: { $0.properties.generalCategory == .control }) {
+            throw WorkbenchError("\(what) holds a control character (U+\(String(format: "%04X", c.value))); use a plain file name")
+        }
+        let target = Session.canonical(outputPath(path))
+        let run = Session.canonical(runDirectory, resolvingLast: true)
+        let inside = target == run || target.hasPrefix(run.hasSuffix("/") ? run : run + "/")
+        if !writeAnywhere && !inside {
+            throw WorkbenchError("\(what) \(path) is outside the run directory \(runDirectory); write inside it, "
+                + "or start mstar with --write-anywhere to allow it")
+        }
+        if target == run || run.hasPrefix(target + "/") {
+            throw WorkbenchError("\(what) \(path) is the run directory or holds it; name a path inside it")
+        }
+        if (target as NSString).deletingLastPathComponent == run && Session.reservedNames.contains((target as NSString).lastPathComponent) {
+            throw WorkbenchError("\(what) \(path) is the run's own \((target as NSString).lastPathComponent), which mstar keeps; choose another name")
+        }
+        var st = stat()
+        if lstat(target, &st) == 0 {
+            let type = st.st_mode & S_IFMT
+            switch (kind, type) {
+            case (.file, S_IFREG), (.folder, S_IFDIR): break
+            case (_, S_IFLNK): throw WorkbenchError("\(what) \(path) is a symbolic link; mstar writes only plain files and folders it can see")
+            case (.file, S_IFDIR): throw WorkbenchError("\(what) \(path) is a folder; give a file name")
+            case (.folder, S_IFREG): throw WorkbenchError("\(what) \(path) is a file; give a folder name")
+            default: throw WorkbenchError("\(what) \(path) is not a plain file (a device, FIFO or socket)")
+            }
+        }
+        do {
+            try FileManager.default.createDirectory(atPath: (target as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        } catch {
+            throw WorkbenchError("cannot write \(path): \((error as NSError).localizedDescription)")
+        }
+        return target
+    }
+
+    /// Checks that `path` can be a run directory: new, empty, or one an earlier session wrote (its
+    /// journal starts with the journal header). Anything else is someone's folder, and a session
+    /// there would truncate or replace what it holds.
+    public static func checkRunDirectory(_ path: String) throws {
+        var st = stat()
+        guard lstat(path, &st) == 0 else { return }
+        guard st.st_mode & S_IFMT == S_IFDIR else { throw WorkbenchError("the run directory \(path) exists and is not a folder; use --out NEW") }
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
+        if entries.isEmpty { return }
+        let journal = (path as NSString).appendingPathComponent(journalName)
+        if let head = try? InputFile.read(journal, limit: InputFile.scriptLimit),
+           String(decoding: head.prefix(Journal.header[0].utf8.count), as: UTF8.self) == Journal.header[0] { return }
+        throw WorkbenchError("the run directory \(path) holds files but no mstar journal; a session would write over them: use --out NEW")
+    }
+
+    /// `path` absolute, with `.`, `..` and the symbolic links of its existing part resolved, so that
+    /// a link inside the run directory cannot lead a write outside it.
+    static func canonical(_ path: String, resolvingLast: Bool = false) -> String {
+        let absolute = path.hasPrefix("/") ? path : (FileManager.default.currentDirectoryPath as NSString).appendingPathComponent(path)
+        var parts = (absolute as NSString).pathComponents.filter { $0 != "/" && $0 != "." }
+        var resolved = "/"
+        while !parts.isEmpty {
+            let part = parts.removeFirst()
+            if part == ".." { resolved = (resolved as NSString).deletingLastPathComponent; continue }
+            let next = (resolved as NSString).appendingPathComponent(part)
+            // Links are followed where they exist (not the last part: that is what gets written and
+            // is checked itself); a missing part ends the resolution.
+            if !parts.isEmpty || resolvingLast, let real = realpath(next, nil) {
+                resolved = String(cString: real)
+                free(real)
+            } else {
+                resolved = next
+            }
+        }
+        return resolved
+    }
+
     /// A path to read: relative paths are from the current script's folder (the working directory at the REPL).
     public func inputPath(_ path: String) -> String {
         let p = (path as NSString).expandingTildeInPath
         return p.hasPrefix("/") ? p : ((inputDirectories.last! as NSString).appendingPathComponent(p) as NSString).standardizingPath
     }
 
-    /// Creates the parent folder of an output path.
-    public func prepareOutput(_ path: String) throws {
-        let dir = (outputPath(path) as NSString).deletingLastPathComponent
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-    }
 
     /// Sets a setting from text, runs its change hook, and returns the stored value.
     @discardableResult

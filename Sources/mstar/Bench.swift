@@ -159,7 +159,7 @@ extension Bench {
         let path = policy ?? "checkpoints/pre-evolved"
         let model: VisionLanguageModel, source: String
         if FileManager.default.fileExists(atPath: path + "/config.json") {
-            model = try Checkpoint.load(from: URL(fileURLWithPath: path)).model
+            model = try Checkpoint.load(from: URL(fileURLWithPath: path), vocab: Tokenizer.standard.vocabSize).model
             source = path
         } else {
             guard policy == nil else { throw ValidationError("no checkpoint at \(path)") }

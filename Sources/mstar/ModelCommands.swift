@@ -85,7 +85,7 @@ struct PreEvolveCommand: ParsableCommand {
             sizes.seed = seedChains
         }
         let suite = try TaskSuite(seed: seed, sizes: sizes, bank: try DigitBank.load(path: digits))
-        let initial = try from.map { try Checkpoint.load(from: URL(fileURLWithPath: $0)).model }
+        let initial = try from.map { try Checkpoint.load(from: URL(fileURLWithPath: $0), vocab: Tokenizer.standard.vocabSize).model }
         var recipe = PreEvolutionRecipe(seed: seed)
         recipe.pretrainEpochs = pretrainEpochs
         recipe.warmupEpochs = warmupEpochs
@@ -156,7 +156,7 @@ struct EvalCommand: ParsableCommand {
     func run() throws {
         compute.apply()
         let splitName = try SplitName(name: split)
-        let loaded = try Checkpoint.load(from: URL(fileURLWithPath: checkpoint))
+        let loaded = try Checkpoint.load(from: URL(fileURLWithPath: checkpoint), vocab: Tokenizer.standard.vocabSize)
         let suite = try TaskSuite(seed: seed, bank: try DigitBank.load(path: digits))
         var examples = suite.examples(splitName)
         if let limit { examples = Array(examples.prefix(limit)) }

@@ -15,10 +15,14 @@ struct ReplCommand: ParsableCommand {
     @Option(help: "History file (default: $MSTAR_HISTORY, else $XDG_DATA_HOME/mstar/history, else ~/.local/share/mstar/history).")
     var history: String?
 
+    @Flag(help: "Let commands write outside the run directory (save, plot --out, data export).")
+    var writeAnywhere = false
+
     func run() throws {
         let dir = out ?? "runs/session-" + Self.stamp()
         let interactive = isatty(STDIN_FILENO) == 1
-        let session = WorkbenchSetup.makeSession(runDirectory: dir, mode: interactive ? .interactive : .headless)
+        let session = try WorkbenchSetup.makeSession(runDirectory: dir, mode: interactive ? .interactive : .headless,
+                                                     writeAnywhere: writeAnywhere)
         let status = Repl(session: session, historyPath: history ?? LineEditor.defaultHistoryPath(), interactive: interactive).run()
         if status != 0 { throw ExitCode(status) }
     }

@@ -90,7 +90,7 @@ struct Reproduce: ParsableCommand {
         guard FileManager.default.fileExists(atPath: policy + "/config.json") else {
             throw ValidationError("no policy at \(policy); make it with: scripts/mstar pre-evolve")
         }
-        let initial = try Checkpoint.load(from: URL(fileURLWithPath: policy)).model
+        let initial = try Checkpoint.load(from: URL(fileURLWithPath: policy), vocab: Tokenizer.standard.vocabSize).model
         let suite = try TaskSuite(seed: 0, bank: try DigitBank.load())
         let scale = try scaleOptions.applied(to: quick ? StudyScale.quick : StudyScale.full)
         let wanted = only.map { Set($0.split(separator: ",").map(String.init)) }
@@ -214,7 +214,7 @@ struct Reproduce: ParsableCommand {
     func sharedPRM(seed: UInt64, initial: VisionLanguageModel, suite: TaskSuite, scale: StudyScale, runs: URL) throws -> ProcessRewardModel {
         let dir = runs.appendingPathComponent("prm/seed-\(seed)")
         if FileManager.default.fileExists(atPath: dir.appendingPathComponent("config.json").path) {
-            return ProcessRewardModel(model: try Checkpoint.load(from: dir).model)
+            return ProcessRewardModel(model: try Checkpoint.load(from: dir, vocab: Tokenizer.standard.vocabSize).model)
         }
         var settings = Recipe.mstar.settings
         settings.prompts = scale.prompts
@@ -240,7 +240,8 @@ struct Reproduce: ParsableCommand {
         let metricsFile = dir.appendingPathComponent("metrics.json")
         if let data = try? Data(contentsOf: metricsFile), let m = try? JSONDecoder().decode(RunMetrics.self, from: data) { return m }
         let start = Date()
-        try? FileManager.default.removeItem(at: dir)
+        // An unfinished run starts over: its own logs go, and nothing else in the folder is touched.
+        for name in ["dynamics.jsonl", "timings.jsonl", "settings.json"] { try? FileManager.default.removeItem(at: dir.appendingPathComponent(name)) }
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         var model = initial
         var iterations = 0

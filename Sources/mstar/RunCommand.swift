@@ -6,8 +6,10 @@ import MSTaRWorkbench
 /// Builds the sessions of `mstar` and `mstar run`: the workbench's built-ins plus every layer's
 /// commands, settings, metrics and recipes (the engine registers its own here).
 enum WorkbenchSetup {
-    static func makeSession(runDirectory: String, mode: Session.Mode, inputDirectory: String? = nil) -> Session {
+    static func makeSession(runDirectory: String, mode: Session.Mode, inputDirectory: String? = nil, writeAnywhere: Bool = false) throws -> Session {
+        do { try Session.checkRunDirectory(runDirectory) } catch { throw ValidationError(Session.describe(error)) }
         let session = Session(runDirectory: runDirectory, mode: mode, inputDirectory: inputDirectory)
+        session.writeAnywhere = writeAnywhere
         EngineCommands.register(in: session)
         // The process runs at the `threads` setting's default until a script or the prompt sets it.
         Runtime.setThreads(ProcessInfo.processInfo.activeProcessorCount)
@@ -23,6 +25,8 @@ struct RunCommand: ParsableCommand {
         discussion: """
         The run directory (default runs/<script name>) receives session.mstar (the journal: every command with
         all parameters resolved) and plots/. The replayed script, with fresh outputs, is printed as it runs.
+        Commands write only inside the run directory unless --write-anywhere is given; no command runs a program
+        (docs/workbench.md, "Safety").
         Exit status: 0 done, 1 a command failed or (--verify) an output differs, 130 interrupted.
         """)
 
@@ -44,19 +48,24 @@ struct RunCommand: ParsableCommand {
     @Flag(help: "Do not print the replayed script.")
     var quiet = false
 
+    @Flag(help: "Let the script's commands write outside the run directory (save, plot --out, data export).")
+    var writeAnywhere = false
+
     func validate() throws {
         if verify && update { throw ValidationError("--verify and --update exclude each other: verify first, then update") }
     }
 
     func run() throws {
-        guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
-            throw ValidationError("cannot read \(file)")
-        }
+        let text: String
+        do { text = try InputFile.text(file, limit: InputFile.scriptLimit) } catch { throw ValidationError("\(error)") }
         let name = ((file as NSString).lastPathComponent as NSString).deletingPathExtension
         let dir = out ?? "runs/\(name)"
-        let session = WorkbenchSetup.makeSession(runDirectory: dir, mode: .headless,
-                                                 inputDirectory: (file as NSString).deletingLastPathComponent.isEmpty
-                                                     ? nil : (file as NSString).deletingLastPathComponent)
+        // --update rewrites the script: refuse before the replay, not after it.
+        let target = update ? try Self.updatableScript(file) : file
+        let session = try WorkbenchSetup.makeSession(runDirectory: dir, mode: .headless,
+                                                     inputDirectory: (file as NSString).deletingLastPathComponent.isEmpty
+                                                         ? nil : (file as NSString).deletingLastPathComponent,
+                                                     writeAnywhere: writeAnywhere)
         Interrupt.install()
         let echo: (String) -> Void = quiet ? { _ in } : { print($0) }
         let replayed: Script
@@ -69,7 +78,7 @@ struct RunCommand: ParsableCommand {
             FileHandle.standardError.write(Data("mstar run: interrupted; the journal holds every completed command\n".utf8))
             throw ExitCode(130)
         }
-        if update { try Replay.writeAtomically(replayed.render(), to: file) }
+        if update { try Replay.writeAtomically(replayed.render(), to: target) }
         if let ipynb { try Replay.writeAtomically(String(decoding: try Notebook.make(replayed, runDirectory: dir), as: UTF8.self) + "\n", to: ipynb) }
         let n = replayed.commands.count
         var summary = "mstar run: \(n) command\(n == 1 ? "" : "s") replayed into \(dir)"
@@ -77,5 +86,20 @@ struct RunCommand: ParsableCommand {
         if update { summary += "; outputs updated in \(file)" }
         if let ipynb { summary += "; notebook \(ipynb)" }
         FileHandle.standardError.write(Data((summary + "\n").utf8))
+    }
+
+    /// The file `--update` writes: the script itself, or the file its symbolic link names (so the
+    /// link stays a link and the real script is the one updated). A read-only script is refused: its
+    /// owner marked it not to be changed.
+    static func updatableScript(_ file: String) throws -> String {
+        guard let real = realpath(file, nil) else { throw ValidationError("cannot update \(file): \(String(cString: strerror(errno)))") }
+        defer { free(real) }
+        let path = String(cString: real)
+        var st = stat()
+        guard stat(path, &st) == 0, st.st_mode & S_IFMT == S_IFREG else { throw ValidationError("cannot update \(file): not a regular file") }
+        guard st.st_mode & 0o222 != 0 else {
+            throw ValidationError("\(file) is read-only; make it writable (chmod u+w \(file)) to update it, or replay it without --update")
+        }
+        return path
     }
 }

@@ -92,7 +92,7 @@ import MSTaRWorkbench
         #expect(session.resolvedHistory == ["seed 5", "evolve 2 --k 16", "step"], "include itself is not journaled")
         #expect(session.journal.text.contains("# include sub/outer.mstar\n# include inner.mstar\nseed 5\n"))
         #expect(Fixture.run(session, "include broken.mstar") == ["stepped", "error: broken.mstar:2: unknown command 'stpe'; did you mean 'step'?"])
-        #expect(Fixture.run(session, "include missing.mstar") == ["error: cannot read missing.mstar (looked at \(dir)/missing.mstar)"])
+        #expect(Fixture.run(session, "include missing.mstar") == ["error: cannot include missing.mstar: cannot read \(dir)/missing.mstar: No such file or directory"])
     }
 
     @Test func includeRefusesEndlessRecursion() throws {
