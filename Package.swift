@@ -39,6 +39,8 @@ let package = Package(
                 swiftSettings: kernelFlags),
         .target(name: "MSTaR", dependencies: ["MSTaRTensor", "MSTaRTasks", "MSTaRModel"]),
         .target(name: "MSTaRWorkbench", dependencies: ["MSTaRTensor", "MSTaRTasks", "MSTaRModel", "MSTaR", "CEditLine"]),
+        // Harnesses over the decoders of untrusted input; Fuzz/ drives them with libFuzzer, the tests replay their corpora.
+        .target(name: "MSTaRFuzz", dependencies: ["MSTaRTensor", "MSTaRTasks", "MSTaRModel", "MSTaRWorkbench"]),
         .executableTarget(name: "mstar", dependencies: [
             "MSTaRTensor", "MSTaRTasks", "MSTaRModel", "MSTaR", "MSTaRWorkbench",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -49,5 +51,17 @@ let package = Package(
         .testTarget(name: "MSTaRModelTests", dependencies: ["MSTaRModel"]),
         .testTarget(name: "MSTaRTests", dependencies: ["MSTaR"]),
         .testTarget(name: "MSTaRWorkbenchTests", dependencies: ["MSTaRWorkbench", "MSTaRTasks", "MSTaRModel", "MSTaR"]),
+        .testTarget(name: "MSTaRFuzzTests", dependencies: ["MSTaRFuzz", "MSTaRModel", "MSTaRTasks", "MSTaRTensor"]),
     ]
 )
+
+// The libFuzzer executable (scripts/fuzz sets MSTAR_FUZZ; MSTAR_FUZZ_TARGET picks its harness): it
+// starts libFuzzer's driver, so it links only with -sanitize=fuzzer and stays out of the normal build.
+if Context.environment["MSTAR_FUZZ"] != nil {
+    package.targets.append(.executableTarget(name: "fuzz", dependencies: ["MSTaRFuzz"], path: "Fuzz/entry"))
+    package.products.append(.executable(name: "fuzz", targets: ["fuzz"]))
+    // Writes the checkpoint and safetensors seeds (scripts/fuzz --seeds builds it without a sanitizer).
+    package.targets.append(.executableTarget(name: "fuzz-seeds", dependencies: ["MSTaRFuzz", "MSTaRModel", "MSTaRTasks", "MSTaRTensor"],
+                                             path: "Fuzz/seeds"))
+    package.products.append(.executable(name: "fuzz-seeds", targets: ["fuzz-seeds"]))
+}

@@ -58,6 +58,8 @@ public enum SafeTensors {
     public static func decode(_ data: Data, source: String = "safetensors data") throws -> File {
         func bad(_ why: String) -> TensorError { .invalid("\(source) is not a valid safetensors file: \(why)") }
         guard data.count >= 8 else { throw bad("only \(data.count) bytes, shorter than the 8-byte header length") }
+        // Indices from 0, whatever slice of a larger Data the caller passes.
+        let data = data.startIndex == 0 ? data : Data(data)
         let n = data.prefix(8).withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }.littleEndian
         guard n <= UInt64(data.count - 8) else { throw bad("header length \(n) exceeds the file (\(data.count) bytes): truncated?") }
         guard n <= UInt64(maxHeader) else { throw bad("header length \(n) is above the \(maxHeader)-byte limit") }

@@ -20,7 +20,8 @@ public struct OutputLine: Equatable, Sendable {
                 visible.append(u)
             }
         }
-        let body = String(String(visible).reversed().drop { $0 == " " || $0 == "\t" }.reversed())
+        var body = Substring(String(visible))
+        while let last = body.last, last == " " || last == "\t" { body = body.dropLast() }
         raw = body.isEmpty ? prefix : prefix + " " + body
     }
 
@@ -39,7 +40,8 @@ public struct OutputLine: Equatable, Sendable {
     public var text: String {
         var s = Substring(raw.dropFirst(volatile ? 3 : 2))
         if s.first == " " { s = s.dropFirst() }
-        return String(String(s).reversed().drop { $0 == " " || $0 == "\t" || $0 == "\r" }.reversed())
+        while let last = s.last, last == " " || last == "\t" || last == "\r" { s = s.dropLast() }
+        return String(s)
     }
 
     /// For `[plot: PATH]` and `[image: PATH]` lines: what it shows and where (relative to the run directory).

@@ -28,6 +28,9 @@ public enum Suggest {
         let limit = w.count <= 4 ? 1 : 2
         var best: (String, Int)? = nil
         for c in candidates {
+            // A length gap is a lower bound on the distance: most candidates end here, and a long
+            // word is never compared letter by letter with every name.
+            guard abs(c.count - w.count) <= limit else { continue }
             let d = distance(w, c.lowercased())
             if d <= limit, best == nil || d < best!.1 { best = (c, d) }
         }
