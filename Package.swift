@@ -8,7 +8,7 @@ let targetCPU = Context.environment["MSTAR_TARGET_CPU"] ?? "native"
 let kernelFlags: [SwiftSetting] = [
     .unsafeFlags(["-Ounchecked"] + (targetCPU == "generic" ? [] : ["-target-cpu", targetCPU]),
                  .when(configuration: .release)),
-]
+] + (targetCPU == "generic" ? [.define("MSTAR_GENERIC_BUILD")] : [])
 
 let package = Package(
     name: "mstar",
@@ -22,6 +22,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
     ],
     targets: [
         // System libraries, found through pkg-config (Debian: libopenblas-dev, libedit-dev).
@@ -44,6 +45,7 @@ let package = Package(
         .executableTarget(name: "mstar", dependencies: [
             "MSTaRTensor", "MSTaRTasks", "MSTaRModel", "MSTaR", "MSTaRWorkbench",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Crypto", package: "swift-crypto"),
         ]),
 
         .testTarget(name: "MSTaRTensorTests", dependencies: ["MSTaRTensor"]),

@@ -226,11 +226,17 @@ public final class Sampler {
         return blockedLinear(normed, model.head, nil)
     }
 
-    /// x [rows, in] · Wᵀ + b in fixed blocks of `block` rows (the last one padded), so every row is
-    /// computed by the same GEMM whatever the number of rows; blocks are spread over the workers.
+    /// x [rows, in] · Wᵀ + b with every row computed the same way whatever the number of rows. The
+    /// portable product does that by construction, in one call; OpenBLAS needs fixed blocks of
+    /// `block` rows (the last one padded), spread over the workers.
     func blockedLinear(_ x: Tensor, _ w: Tensor, _ b: Tensor?) -> Tensor {
         let rows = x.count / w.shape[1], inF = w.shape[1], outF = w.shape[0], bs = Sampler.block
         let out = Tensor(uninitialized: [rows, outF])
+        if Numerics.mode == .portable {
+            if let b { for r in 0..<rows { (out.ptr + r * outF).update(from: b.ptr, count: outF) } }
+            sgemm(transB: true, m: rows, n: outF, k: inF, a: x.ptr, b: w.ptr, beta: b == nil ? 0 : 1, c: out.ptr)
+            return out
+        }
         let blocks = (rows + bs - 1) / bs
         parallelEach(blocks) { blk in
             let lo = blk * bs, n = Swift.min(bs, rows - lo)

@@ -68,6 +68,16 @@ public func sgemm(
         return
     }
     let lda = lda ?? (transA ? m : k), ldb = ldb ?? (transB ? k : n), ldc = ldc ?? n
+    if Numerics.mode == .portable {
+        if Numerics.vectorWidth == 16 {
+            GEMM.product(Tile6<SIMD16<Float>>.self, transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha,
+                         a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc, threads: Runtime.threads)
+        } else {
+            GEMM.product(Tile6<SIMD8<Float>>.self, transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha,
+                         a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc, threads: Runtime.threads)
+        }
+        return
+    }
     // Large products are split by output rows over our own workers, each calling single-threaded
     // OpenBLAS: one thread pool instead of two competing ones (OpenBLAS's idle workers spin in
     // sched_yield and steal the cores that the element-wise kernels need). Each output element is
@@ -98,6 +108,18 @@ public func sgemmSingle(
     a: UnsafePointer<Float>, lda: Int? = nil, b: UnsafePointer<Float>, ldb: Int? = nil,
     beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int? = nil
 ) {
+    if m == 0 || n == 0 { return }
+    if Numerics.mode == .portable {
+        let lda = lda ?? (transA ? m : k), ldb = ldb ?? (transB ? k : n), ldc = ldc ?? n
+        if Numerics.vectorWidth == 16 {
+            GEMM.product(Tile6<SIMD16<Float>>.self, transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha,
+                         a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc, threads: 1)
+        } else {
+            GEMM.product(Tile6<SIMD8<Float>>.self, transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha,
+                         a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc, threads: 1)
+        }
+        return
+    }
     cblas_sgemm(
         CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
         Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda ?? (transA ? m : k)), b, Int32(ldb ?? (transB ? k : n)),

@@ -29,18 +29,26 @@ public enum InputFile {
         guard size <= limit else {
             throw TensorError.invalid("\(path) is \(size) bytes; mstar reads at most \(limit) bytes from a file of this kind")
         }
-        var data = Data(count: size)
+        // Read to the end, not to the size stat gave: files under /proc say 0 and have more.
+        var data = Data(count: Swift.max(size, 4096))
         var done = 0
-        try data.withUnsafeMutableBytes { (raw: UnsafeMutableRawBufferPointer) in
-            while done < size {
-                let n = Foundation.read(fd, raw.baseAddress! + done, size - done)
-                if n < 0 && errno == EINTR { continue }
-                guard n >= 0 else { throw TensorError.invalid("cannot read \(path): \(String(cString: strerror(errno)))") }
-                if n == 0 { break }  // the file shrank while being read
-                done += n
+        while true {
+            if done == data.count {
+                guard data.count <= limit else {
+                    throw TensorError.invalid("\(path) is over \(limit) bytes; mstar reads at most \(limit) bytes from a file of this kind")
+                }
+                data.count = Swift.min(2 * data.count, limit + 1)
             }
+            let n = data.withUnsafeMutableBytes { raw in Foundation.read(fd, raw.baseAddress! + done, raw.count - done) }
+            if n < 0 && errno == EINTR { continue }
+            guard n >= 0 else { throw TensorError.invalid("cannot read \(path): \(String(cString: strerror(errno)))") }
+            if n == 0 { break }
+            done += n
         }
-        if done < size { data.removeSubrange(done...) }
+        guard done <= limit else {
+            throw TensorError.invalid("\(path) is over \(limit) bytes; mstar reads at most \(limit) bytes from a file of this kind")
+        }
+        data.count = done
         return data
     }
 

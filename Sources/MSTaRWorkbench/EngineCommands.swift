@@ -77,8 +77,13 @@ public enum EngineCommands {
     public static func register(in session: Session) {
         session.register(setting: SettingSpec(
             "threads", .int, default: .int(ProcessInfo.processInfo.activeProcessorCount),
-            summary: "BLAS and worker threads (results can differ in the last bits between counts)",
+            summary: "worker threads (with numerics portable, results are the same bits at every count)",
             validate: Check.within(1...256), pinned: true, onChange: { v, _ in Runtime.setThreads(v.intValue!) }))
+        session.register(setting: SettingSpec(
+            Session.numericsSetting, .choice(NumericsMode.allCases.map(\.rawValue)), default: .string(NumericsMode.portable.rawValue),
+            summary: "portable: the engine's kernels, the same bits on every CPU; openblas: OpenBLAS, bits of this CPU",
+            pinned: true, onChange: { v, _ in Numerics.mode = NumericsMode(rawValue: v.plain) ?? .portable }))
+        Numerics.mode = .portable
         let defaults = EvolutionSettings()
         for name in EvolutionSettings.names {
             let text = try! defaults.value(name)

@@ -124,3 +124,11 @@ public enum Lexer {
         return out + "\""
     }
 }
+
+extension Lexer.Result {
+    /// The first two words' text (fewer for shorter or incomplete commands): enough to tell `set KEY`.
+    public var firstWords: [String] {
+        guard case .words(let w) = self else { return [] }
+        return w.prefix(2).map(\.text)
+    }
+}

@@ -1,4 +1,5 @@
 import Foundation
+import MSTaRTensor
 
 /// Replays a session script in a session, headless: every command in order, each output compared
 /// with (`verify`) or replacing (`update`) the one recorded below it.
@@ -9,6 +10,9 @@ public struct Replay {
         case mismatch(location: String, command: String, expected: String, actual: String)
         /// A command failed where the script records no error.
         case commandFailed(location: String, command: String, message: String)
+        /// An output differs where the recording's numbers depend on its CPU: a journal from before
+        /// the numerics setting (`recorded` nil), or a script in `numerics openblas`.
+        case numerics(location: String, command: String, recorded: String?)
 
         public var description: String {
             switch self {
@@ -16,6 +20,13 @@ public struct Replay {
                 return "\(loc): output of '\(cmd)' differs\n  expected: \(expected)\n  actual:   \(actual)"
             case .commandFailed(let loc, let cmd, let message):
                 return "\(loc): '\(cmd)' failed: \(message)"
+            case .numerics(let loc, let cmd, let recorded?):
+                return "\(loc): output of '\(cmd)' differs; the script computes with numerics \(recorded), whose bits are "
+                    + "those of the recording CPU: replay it there, or re-record it with numerics portable (the same bits on every CPU)"
+            case .numerics(let loc, let cmd, nil):
+                return "\(loc): output of '\(cmd)' differs; the journal was recorded before the numerics setting, with its CPU's "
+                    + "OpenBLAS kernels: re-record it with --update (numerics portable), or put `set numerics openblas` at its top "
+                    + "to replay it as recorded on a CPU like the one that recorded it"
             }
         }
     }
@@ -37,6 +48,10 @@ public struct Replay {
     /// `echo` receives each cell marker, line and new output as the script would show it.
     public func run(in session: Session, verify: Bool, echo: (String) -> Void = { _ in }) throws -> Script {
         var result = script
+        // The numerics the script has set so far (journals pin it at their top); a journal without
+        // it was written before the setting existed.
+        var numerics: String? = nil
+        let isJournal = script.render().hasPrefix(Journal.header[0])
         for (ci, cell) in script.cells.enumerated() {
             if let m = cell.marker { echo(m) }
             if cell.kind == .code { session.journal.beginCell() }
@@ -58,7 +73,19 @@ public struct Replay {
                 if ex.status == .failed, !(command.outputs.first { !$0.volatile }?.text.hasPrefix("error:") ?? false) {
                     throw Failure.commandFailed(location: location, command: name, message: ex.error ?? "failed")
                 }
-                if verify { try compare(command, actual, name: name) }
+                if verify {
+                    do { try compare(command, actual, name: name) } catch let failure as Failure {
+                        guard case .mismatch(let location, _, _, _) = failure else { throw failure }
+                        if numerics == nil && isJournal { throw Failure.numerics(location: location, command: name, recorded: nil) }
+                        if let numerics, numerics != NumericsMode.portable.rawValue {
+                            throw Failure.numerics(location: location, command: name, recorded: numerics)
+                        }
+                        throw failure
+                    }
+                }
+                if case .words(let w) = Lexer.split(command.text), w.count == 3, w[0].text == "set", w[1].text == Session.numericsSetting {
+                    numerics = w[2].text
+                }
                 for o in actual { echo(o.raw) }
                 var updated = command
                 updated.outputs = actual

@@ -42,6 +42,8 @@ public final class Session {
 
     /// The journal file's name inside the run directory.
     public static let journalName = "session.mstar"
+    /// The setting that picks the numerics mode (pinned: every journal records it).
+    public static let numericsSetting = "numerics"
 
     /// A session writing into `runDirectory` (created when first needed); relative input paths are
     /// read from `inputDirectory` (default: the working directory). `journaling: false` keeps the

@@ -29,29 +29,44 @@ struct Bench: ParsableCommand {
     @Flag(help: "Skip the evolution step.")
     var noEvolve = false
 
+    @Option(help: "portable (the engine's kernels, the same bits on every CPU) or openblas.")
+    var numerics: NumericsMode = .portable
+
     func run() throws {
+        Numerics.warnIfSlow()
+        Numerics.mode = numerics
         Runtime.setThreads(threads ?? ProcessInfo.processInfo.activeProcessorCount)
         let config = GPT.Config()
         let (batch, seq) = (32, config.maxSeq)
 
-        // GEMM at the shapes a training step runs (rows = batch·seq tokens).
-        let rows = batch * seq, c = config.dModel, h = config.mlpHidden, v = config.vocab
-        let shapes = [(rows, 3 * c, c), (rows, c, c), (rows, h, c), (rows, c, h), (rows, v, c)]
+        // GEMM at the shapes a training step runs (rows = batch·seq tokens): the forward products
+        // x·Wᵀ (the headline number), and, listed apart, the backward ones (dx = g·W, dW = gᵀ·x, whose
+        // depth is every row) and attention's per-head products.
+        let rows = batch * seq, c = config.dModel, h = config.mlpHidden, v = config.vocab, hs = c / config.heads
+        let forward = [(rows, 3 * c, c), (rows, c, c), (rows, h, c), (rows, c, h), (rows, v, c)]
+        let shapes: [(m: Int, n: Int, k: Int, transA: Bool, transB: Bool, forward: Bool)] =
+            forward.map { ($0.0, $0.1, $0.2, false, true, true) }
+            + [(rows, c, 3 * c, false, false, false), (3 * c, c, rows, true, false, false), (h, c, rows, true, false, false),
+               (c, h, rows, true, false, false), (seq, seq, hs, false, true, false), (seq, hs, seq, false, false, false)]
         var gemm: [[String: Any]] = []
         var gemmFlops = 0.0, gemmSeconds = 0.0
         var rng = RNG(seed: seed)
-        for (m, n, k) in shapes {
-            let a = Init.normal([m, k], std: 1, rng: &rng), b = Init.normal([n, k], std: 1, rng: &rng)
-            let out = Tensor(uninitialized: [m, n])
-            let flops = 2.0 * Double(m * n * k)
+        for s in shapes {
+            let a = Init.normal([s.m, s.k], std: 1, rng: &rng), b = Init.normal([s.n, s.k], std: 1, rng: &rng)
+            let out = Tensor(uninitialized: [s.m, s.n])
+            let flops = 2.0 * Double(s.m * s.n * s.k)
             let reps = max(10, Int(2e9 / flops))  // about 2 GFLOP per shape
-            sgemm(transB: true, m: m, n: n, k: k, a: a.ptr, b: b.ptr, c: out.ptr)
-            let t = try time {
-                for _ in 0..<reps { sgemm(transB: true, m: m, n: n, k: k, a: a.ptr, b: b.ptr, c: out.ptr) }
+            func product() {
+                sgemm(transA: s.transA, transB: s.transB, m: s.m, n: s.n, k: s.k, a: a.ptr, b: b.ptr, c: out.ptr)
             }
-            gemmFlops += flops * Double(reps)
-            gemmSeconds += t
-            gemm.append(["m": m, "n": n, "k": k, "gflops": round3(flops * Double(reps) / t / 1e9)])
+            product()
+            let t = try time { for _ in 0..<reps { product() } }
+            if s.forward {
+                gemmFlops += flops * Double(reps)
+                gemmSeconds += t
+            }
+            gemm.append(["m": s.m, "n": s.n, "k": s.k, "trans_a": s.transA, "trans_b": s.transB,
+                         "gflops": round3(flops * Double(reps) / t / 1e9)])
         }
         let gemmGflops = gemmFlops / gemmSeconds / 1e9
 
@@ -125,6 +140,8 @@ struct Bench: ParsableCommand {
             "peak_rss_mb": round3(peakRSSMegabytes()),
             "threads": Runtime.threads,
             "blas_kernel": Runtime.blasKernel,
+            "numerics": ["mode": Numerics.mode.rawValue, "kernel": Numerics.kernel,
+                         "vector_width": Numerics.mode == .portable ? Numerics.vectorWidth : 0, "cpu": Numerics.cpuModel],
             "gemm_row_positions_differing": rowPlacement,
             "config": ["vocab": config.vocab, "d_model": c, "layers": config.layers, "heads": config.heads,
                        "mlp_hidden": h, "seq": seq, "batch": batch, "params": params, "steps": steps],
@@ -134,7 +151,7 @@ struct Bench: ParsableCommand {
             let data = try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys])
             print(String(decoding: data, as: UTF8.self))
         } else {
-            print("gemm            \(fmt(gemmGflops)) GFLOP/s (model shapes, \(Runtime.threads) threads, \(Runtime.blasKernel))")
+            print("gemm            \(fmt(gemmGflops)) GFLOP/s (model shapes, \(Runtime.threads) threads, \(Numerics.kernel))")
             print("train step      \(fmt(tokensPerSecond)) tokens/s, \(fmt(trainSeconds / Double(steps) * 1000)) ms/step")
             print("train matmuls   \(fmt(trainGflops)) GFLOP/s = \(fmt(100 * trainGflops / gemmGflops))% of gemm")
             print("policy SFT step \(fmt(sftTokensPerSecond)) tokens/s (32 x 48 text positions, \(policy.parameterCount) parameters)")

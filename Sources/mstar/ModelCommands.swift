@@ -76,6 +76,7 @@ struct PreEvolveCommand: ParsableCommand {
     @OptionGroup var compute: ComputeOptions
 
     func run() throws {
+        Numerics.warnIfSlow()
         compute.apply()
         var sizes = SplitSizes.standard
         if let captions { sizes.captions = captions }
@@ -154,6 +155,7 @@ struct EvalCommand: ParsableCommand {
     }
 
     func run() throws {
+        Numerics.warnIfSlow()
         compute.apply()
         let splitName = try SplitName(name: split)
         let loaded = try Checkpoint.load(from: URL(fileURLWithPath: checkpoint), vocab: Tokenizer.standard.vocabSize)

@@ -81,6 +81,7 @@ struct Reproduce: ParsableCommand {
     }
 
     func run() throws {
+        Numerics.warnIfSlow()
         let start = Date()
         Runtime.setThreads(threads ?? ProcessInfo.processInfo.activeProcessorCount)
         let seedList = try (seeds ?? (quick ? "0" : "0,1,2")).split(separator: ",").map { s -> UInt64 in

@@ -8,6 +8,7 @@ import MSTaRWorkbench
 enum WorkbenchSetup {
     static func makeSession(runDirectory: String, mode: Session.Mode, inputDirectory: String? = nil, writeAnywhere: Bool = false) throws -> Session {
         do { try Session.checkRunDirectory(runDirectory) } catch { throw ValidationError(Session.describe(error)) }
+        Numerics.warnIfSlow()
         let session = Session(runDirectory: runDirectory, mode: mode, inputDirectory: inputDirectory)
         session.writeAnywhere = writeAnywhere
         EngineCommands.register(in: session)
