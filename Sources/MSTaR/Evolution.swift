@@ -227,21 +227,9 @@ public final class Evolution {
                         }
                         if source != .oracle { pseudoTotal += 1; pseudoRight += label != nil && label == e.answer ? 1 : 0 }
                     }
-                    // The outcome reward; with step_check and reading_vote, also the checks of the steps
-                    // that need no scene.
-                    let texts = drawn[i].map { tokenizer.responseText($0.tokens) }
-                    let steps = s.stepCheck || s.readingVote ? texts.map(Chain.parse) : []
-                    let common = s.readingVote ? commonReading(steps.map(Chain.reading)) : nil
-                    let rewards: [Float] = answers.indices.map { j in
-                        guard label != nil, answers[j] == label else { return 0 }
-                        if s.stepCheck && !StepVerifier.checkWithoutScene(steps: steps[j], kind: e.kind) { return 0 }
-                        return common?[j] == false ? 0 : 1
-                    }
                     var rng = RNG(seed: derivedSeed(0x5E1, iteration: iteration), stream: UInt64(i))
-                    let stepsCorrect = s.selection == .oracleSteps
-                        ? texts.map { StepVerifier.verify($0, for: e).stepsCorrect } : nil
-                    let kept = s.method == .grpo ? [] : Selector(s).select(
-                        rewards: rewards, prmScores: scores, tokens: drawn[i].map(\.tokens), stepsCorrect: stepsCorrect, rng: &rng)
+                    let judged = s.judge(drawn[i], for: e, label: label, prmScores: scores, tokenizer: tokenizer, rng: &rng)
+                    let texts = judged.texts, rewards = judged.rewards, kept = judged.kept
                     let keptSet = Set(kept)
                     let prompt = prompts[i].prompt
                     for j in kept { training.append(TrainingSequence(image: e.image, prompt: prompt, response: drawn[i][j].tokens)) }

@@ -51,6 +51,11 @@ public struct Rollout: Sendable, Equatable {
     public var meanEntropy: Float
     /// Whether the response ended with `<eos>` rather than the length limit.
     public var finished: Bool
+
+    /// A response generated elsewhere, or read back from a step's records.
+    public init(tokens: [Int], logProbs: [Float], meanEntropy: Float, finished: Bool) {
+        self.tokens = tokens; self.logProbs = logProbs; self.meanEntropy = meanEntropy; self.finished = finished
+    }
 }
 
 /// Batched generation with a KV cache.

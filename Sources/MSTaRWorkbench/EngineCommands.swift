@@ -557,13 +557,14 @@ public enum EngineCommands {
                                                              seed: s.seed ^ 0x5A)[0]
             let steps = try run.prm?.stepScores(rs.map { (e, $0.tokens) })
             let scores = steps?.map { run.settings.prmAggregation.apply($0) }
-            let answers = rs.map { AnswerExtractor.extract(ids: $0.tokens) }
-            let rewards: [Float] = answers.map { $0 != nil && $0 == e.answer ? 1 : 0 }
+            // The step's own reward and selection, so that what is shown rewarded and kept is what
+            // a step would reward and keep (the label is the gold answer, as for labelled prompts).
             var rng = RNG(seed: s.seed, stream: 0x5E1)
-            let kept = run.settings.selection.needsPRM && scores == nil ? [] :
-                Selector(run.settings).select(rewards: rewards, prmScores: scores, tokens: rs.map(\.tokens), rng: &rng)
+            let judged = run.settings.judge(rs, for: e, label: e.answer, prmScores: scores, tokenizer: tok, rng: &rng)
+            let answers = judged.answers, rewards = judged.rewards, kept = judged.kept
             record = PromptRecord(example: e, pool: split, label: e.answer, labelSource: .gold, responses: rs.enumerated().map { j, r in
-                ResponseRecord(tokens: r.tokens, text: tok.responseText(r.tokens), answer: answers[j], reward: rewards[j], correct: rewards[j] > 0,
+                ResponseRecord(tokens: r.tokens, text: judged.texts[j], answer: answers[j], reward: rewards[j],
+                               correct: answers[j] != nil && answers[j] == e.answer,
                                logProbs: r.logProbs, entropy: r.meanEntropy, finished: r.finished, stepScores: steps?[j], prmScore: scores?[j],
                                selected: kept.contains(j))
             })
@@ -590,7 +591,8 @@ public enum EngineCommands {
         let right = record.responses.filter { $0.reward > 0 }.count
         out.line("\(record.responses.count) responses, \(right) rewarded, \(record.responses.filter(\.selected).count) selected")
         for (j, r) in record.responses.prefix(max(0, cmd.int("show"))).enumerated() {
-            let mark = r.selected ? "kept" : r.reward > 0 ? "right" : "wrong"
+            // A right answer the step checks or the reading vote turned down is "unrewarded", not "wrong".
+            let mark = r.selected ? "kept" : r.reward > 0 ? "right" : r.correct ? "unrewarded" : "wrong"
             out.line("[\(j)] \(mark)  answer \(r.answer.map(String.init) ?? "-")" + (r.prmScore.map { "  PRM \(String(format: "%.2f", $0))" } ?? "")
                      + "  entropy \(f2(Double(r.entropy)))")
             out.line("    \(r.text)")

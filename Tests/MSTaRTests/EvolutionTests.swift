@@ -293,3 +293,37 @@ import Testing
         }
     }
 }
+
+/// `step` and the workbench's `sample` judge responses through one function, `judge`: re-judging a
+/// step's own rollouts gives the rewards and the selection the step recorded.
+@Suite struct JudgingTests {
+    @Test(arguments: [SelectionRule.allCorrect, .oracleSteps])
+    func judgingAStepsRolloutsAgainGivesWhatTheStepRecorded(rule: SelectionRule) throws {
+        try Runtime.withThreads(1) {
+            var s = Fixture.settings(.continuous)
+            s.selection = rule
+            s.stepCheck = true
+            s.readingVote = true
+            let run = try Evolution(suite: Fixture.suite, policy: Fixture.policy, settings: s, seed: 4)
+            let r = try run.step()
+            #expect(!r.prompts.isEmpty)
+            for p in r.prompts {
+                let rollouts = p.responses.map { Rollout(tokens: $0.tokens, logProbs: $0.logProbs, meanEntropy: $0.entropy, finished: $0.finished) }
+                var rng = RNG(seed: 1)  // neither rule draws
+                let j = s.judge(rollouts, for: p.example, label: p.label, prmScores: nil, tokenizer: .standard, rng: &rng)
+                #expect(j.rewards == p.responses.map(\.reward))
+                #expect(j.kept == p.responses.indices.filter { p.responses[$0].selected })
+                #expect(j.kept.allSatisfy { j.rewards[$0] == 1 })
+                if rule == .oracleSteps {
+                    #expect(j.kept.allSatisfy { StepVerifier.verify(j.texts[$0], for: p.example).stepsCorrect })
+                }
+            }
+            // The step checks are part of the reward: no response with a failing check is rewarded.
+            for p in r.prompts {
+                for resp in p.responses where resp.reward > 0 {
+                    #expect(StepVerifier.checkWithoutScene(steps: Chain.parse(resp.text), kind: p.example.kind))
+                }
+            }
+        }
+    }
+}

@@ -55,6 +55,23 @@ import Testing
         }
     }
 
+    /// `sample --split` judges with the step's own reward and selection: with the step checks on it
+    /// rewards no more than the right answers, and the `oracle-steps` rule works there too.
+    @Test func sampleFromASplitJudgesAsAStepDoes() throws {
+        try Runtime.withThreads(1) {
+        let s = try session("engine-sample-split")
+        for line in ["set selection oracle-steps", "set step_check on", "set reading_vote on"] {
+            #expect(s.execute(line).status == .completed, "\(line)")
+        }
+        let out = Fixture.run(s, "sample --split labelled --index 0 --k 4 --show 4")
+        let summary = try #require(out.first { $0.hasSuffix(" selected") && $0.contains(" responses, ") })
+        let numbers = summary.split(separator: " ").compactMap { Int($0) }
+        #expect(numbers.count == 3 && numbers[0] == 4 && numbers[2] <= numbers[1], "\(summary)")
+        let kept = out.filter { $0.contains("] kept ") }.count, right = out.filter { $0.contains("] right ") }.count
+        #expect(kept == numbers[2] && kept + right == numbers[1], "\(out)")
+        }
+    }
+
     /// `warmup` trains on the seed chains (with replayed pretraining examples when asked) and nothing
     /// else: no vision phase runs first; `pretrain --vision 0` is the caption-and-text phase alone.
     @Test func warmupAndPretrainRunOnlyTheirPhases() throws {
