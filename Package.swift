@@ -1,5 +1,5 @@
 // swift-tools-version:6.0
-// Targets follow the layers in ARCHITECTURE.md: each imports only the ones below it.
+// Targets follow the layers in README ("Layout"): each imports only the ones below it.
 import PackageDescription
 
 // Hot loops are compiled for the CPU that builds them (scripts/mstar and scripts/test always build

@@ -17,7 +17,7 @@ public struct MetricSpec {
         self.series = series
     }
 
-    /// The columns of dynamics.jsonl that ARCHITECTURE.md fixes, known before any engine registers more.
+    /// The columns of dynamics.jsonl that docs/method.md ("Dynamics") fixes, known before any engine registers more.
     public static let dynamicsColumns: [(String, String, String)] = [
         ("temperature", "temperature", "sampling temperature of the iteration"),
         ("greedy_acc", "greedy accuracy", "validation accuracy at temperature 0"),
