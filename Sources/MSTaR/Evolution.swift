@@ -65,14 +65,14 @@ public final class Evolution {
 
     /// Pool indices at positions `start..<start+count` of an endless sequence of seeded permutations
     /// of `0..<size`, one per pass.
-    static func take(from start: Int, count: Int, size: Int, seed: UInt64, tag: UInt64) -> [Int] {
+    static func take(from start: Int, count: Int, size: Int, seed: UInt64, stream: RandomStream) -> [Int] {
         guard size > 0 else { return [] }
         var out: [Int] = []
         var perm: [Int] = [], epoch = -1
         for q in start..<(start + count) {
             if q / size != epoch {
                 epoch = q / size
-                var rng = RNG(seed: seed, stream: tag << 32 | UInt64(epoch))
+                var rng = RNG(seed: seed, stream: stream.rawValue << 32 | UInt64(epoch))
                 perm = rng.permutation(size)
             }
             out.append(perm[q % size])
@@ -80,9 +80,9 @@ public final class Evolution {
         return out
     }
 
-    /// Seed of an iteration's random choices for `purpose`.
-    func derivedSeed(_ purpose: UInt64, iteration: Int) -> UInt64 {
-        SplitMix64.mix(seed ^ SplitMix64.mix(purpose << 32 | UInt64(iteration)))
+    /// Seed of an iteration's random choices for one stream.
+    func derivedSeed(_ stream: RandomStream, iteration: Int) -> UInt64 {
+        SplitMix64.mix(seed ^ SplitMix64.mix(stream.rawValue << 32 | UInt64(iteration)))
     }
 
     // MARK: PRM
@@ -97,11 +97,11 @@ public final class Evolution {
         progress?("prm labels", nil)
         let (data, rollouts) = try ProcessRewardModel.monteCarloLabels(
             policy: initialPolicy, examples: examples, samples: settings.prmSamples, rollouts: settings.prmRollouts,
-            kind: settings.prmLabels, temperature: 1, maxTokens: settings.maxTokens, seed: derivedSeed(0x9A, iteration: 0),
+            kind: settings.prmLabels, temperature: 1, maxTokens: settings.maxTokens, seed: derivedSeed(.prmLabels, iteration: 0),
             tokenizer: tokenizer, shouldStop: shouldStop)
         let (model, report) = try ProcessRewardModel.train(
             from: initialPolicy, data: data, epochs: settings.prmEpochs, lr: settings.prmLR, batchSize: settings.batchSize,
-            aggregation: settings.prmAggregation, seed: derivedSeed(0x9B, iteration: 0), tokenizer: tokenizer,
+            aggregation: settings.prmAggregation, seed: derivedSeed(.prmTraining, iteration: 0), tokenizer: tokenizer,
             progress: { progress?("prm train", $0) }, shouldStop: shouldStop)
         var r = report
         r.rollouts = rollouts
@@ -127,7 +127,7 @@ public final class Evolution {
         var candidates: [TemperatureSearch.Candidate] = []
         for t in settings.candidateTemperatures {
             let m = try measureDynamics(policy: policy, prm: prm, examples: examples, k: settings.dynamicsK, temperature: t,
-                                        greedy: false, seed: derivedSeed(0x7E, iteration: iteration), maxTokens: settings.maxTokens,
+                                        greedy: false, seed: derivedSeed(.temperatureSearch, iteration: iteration), maxTokens: settings.maxTokens,
                                         tokenizer: tokenizer, shouldStop: shouldStop)
             candidates.append(.init(temperature: t, rewardPassAt2: m.rewardPassAt2, passAtK: m.passAtK))
         }
@@ -173,20 +173,20 @@ public final class Evolution {
         if s.method == .sft {
             let seedSet = pool(.seed)
             let n = Swift.max(1, Int((s.effectiveInterval * Double(seedSet.count)).rounded()))
-            let chosen = Self.take(from: cursor, count: n, size: seedSet.count, seed: seed, tag: 0x5E)
+            let chosen = Self.take(from: cursor, count: n, size: seedSet.count, seed: seed, stream: .seedChains)
             nextCursor += n
             training = try chosen.compactMap { try TrainingSequence(seedSet[$0], tokenizer: tokenizer) }
         } else {
             let labelled = promptSet
             let n = Swift.max(1, Int((s.effectiveInterval * Double(labelled.count)).rounded()))
-            var chosen: [(Example, String, UInt64)] = Self.take(from: cursor, count: n, size: labelled.count, seed: seed, tag: 0x1A)
+            var chosen: [(Example, String, UInt64)] = Self.take(from: cursor, count: n, size: labelled.count, seed: seed, stream: .labelledPrompts)
                 .map { (labelled[$0], "labelled", UInt64($0)) }
             nextCursor += n
             let mixedIn = Double(iteration) / Double(s.iterations) >= s.mixin - 1e-9
             if s.promptVariation.usesUnlabelled && mixedIn {
                 let unlabelled = Array(pool(.unlabelled).prefix(s.unlabelledPrompts))
                 let u = Swift.max(1, Int((s.effectiveInterval * Double(unlabelled.count)).rounded()))
-                chosen += Self.take(from: unlabelledCursor, count: u, size: unlabelled.count, seed: seed, tag: 0x1B)
+                chosen += Self.take(from: unlabelledCursor, count: u, size: unlabelled.count, seed: seed, stream: .unlabelledPrompts)
                     .map { (unlabelled[$0], "unlabelled", 1 << 31 | UInt64($0)) }
                 nextUnlabelled += u
             }
@@ -196,7 +196,7 @@ public final class Evolution {
             let drawn: [[Rollout]] = try timed(\.sample, "sample") {
                 let r = try Sampler(model: policy, eos: tokenizer.eos).generate(
                     prompts, k: s.k, options: SamplingOptions(temperature: t, maxTokens: s.maxTokens),
-                    seed: derivedSeed(0x5A, iteration: iteration), shouldStop: shouldStop)
+                    seed: derivedSeed(.sampling, iteration: iteration), shouldStop: shouldStop)
                 guard r.count == prompts.count else { throw EvolutionInterrupted() }
                 return r
             }
@@ -227,7 +227,7 @@ public final class Evolution {
                         }
                         if source != .oracle { pseudoTotal += 1; pseudoRight += label != nil && label == e.answer ? 1 : 0 }
                     }
-                    var rng = RNG(seed: derivedSeed(0x5E1, iteration: iteration), stream: UInt64(i))
+                    var rng = RNG(seed: derivedSeed(.selection, iteration: iteration), stream: UInt64(i))
                     let judged = s.judge(drawn[i], for: e, label: label, prmScores: scores, tokenizer: tokenizer, rng: &rng)
                     let texts = judged.texts, rewards = judged.rewards, kept = judged.kept
                     let keptSet = Set(kept)
@@ -260,7 +260,7 @@ public final class Evolution {
         do {
             dynamics = try timed(\.dynamics, "dynamics") {
                 try measureDynamics(policy: policy, prm: prm, examples: validationSet, k: s.dynamicsK, temperature: t,
-                                    seed: derivedSeed(0xD7, iteration: 0), maxTokens: s.maxTokens, tokenizer: tokenizer,
+                                    seed: derivedSeed(.dynamics, iteration: 0), maxTokens: s.maxTokens, tokenizer: tokenizer,
                                     shouldStop: shouldStop)
             }
         } catch {
@@ -308,7 +308,7 @@ public final class Evolution {
         let s = settings
         let adam = AdamW.Config(lr: s.lr, beta1: 0.9, beta2: 0.98, eps: 1e-8, weightDecay: 0.01)
         let options = SFTTrainer.Options(batchSize: s.batchSize, schedule: .constant(lr: s.lr), clip: 1, optimizer: adam)
-        let dataSeed = derivedSeed(0x7A, iteration: iteration)
+        let dataSeed = derivedSeed(.training, iteration: iteration)
         if s.method == .grpo { return try trainGRPO(groups, config: adam, shouldStop: shouldStop) }
         if s.method == .restEM { try policy.loadWeights(from: initialPolicy) }
         guard !sequences.isEmpty else { return nil }
@@ -331,7 +331,7 @@ public final class Evolution {
         if optimizer == nil { optimizer = AdamW(params: policy.policyParameters, config: config) }
         let opt = optimizer!
         let start = Date()
-        var rng = RNG(seed: derivedSeed(0x6A, iteration: iteration))
+        var rng = RNG(seed: derivedSeed(.grpo, iteration: iteration))
         var order = groups.indices.filter { groupAdvantages(groups[$0].rewards).contains { $0 != 0 } }
         rng.shuffle(&order)
         let objective = GRPOLoss(clip: s.grpoClip, klBeta: s.grpoKL)

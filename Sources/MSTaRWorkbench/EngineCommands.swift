@@ -554,12 +554,12 @@ public enum EngineCommands {
             let prompt = try SamplePrompt(e, stream: UInt64(cmd.int("index")))
             let rs = try Sampler(model: run.policy).generate([prompt], k: max(1, cmd.int("k")),
                                                              options: SamplingOptions(temperature: Float(cmd.double("temperature")), maxTokens: run.settings.maxTokens),
-                                                             seed: s.seed ^ 0x5A)[0]
+                                                             seed: s.seed ^ RandomStream.sampling.rawValue)[0]
             let steps = try run.prm?.stepScores(rs.map { (e, $0.tokens) })
             let scores = steps?.map { run.settings.prmAggregation.apply($0) }
             // The step's own reward and selection, so that what is shown rewarded and kept is what
             // a step would reward and keep (the label is the gold answer, as for labelled prompts).
-            var rng = RNG(seed: s.seed, stream: 0x5E1)
+            var rng = RNG(seed: s.seed, stream: RandomStream.selection.rawValue)
             let judged = run.settings.judge(rs, for: e, label: e.answer, prmScores: scores, tokenizer: tok, rng: &rng)
             let answers = judged.answers, rewards = judged.rewards, kept = judged.kept
             record = PromptRecord(example: e, pool: split, label: e.answer, labelSource: .gold, responses: rs.enumerated().map { j, r in

@@ -327,3 +327,10 @@ import Testing
         }
     }
 }
+
+@Suite struct RandomStreamTests {
+    /// Two purposes on one tag would draw the same numbers.
+    @Test func everyStreamHasItsOwnTag() {
+        #expect(Set(RandomStream.allCases.map(\.rawValue)).count == RandomStream.allCases.count)
+    }
+}
