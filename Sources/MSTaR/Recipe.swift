@@ -3,6 +3,9 @@ public enum Recipe: String, CaseIterable, Sendable {
     /// warm-up (the pre-evolved policy) → continuous self-evolving at interval 0.25 → outcome filter
     /// and PRM top-2 among correct → labelled prompts only → dynamic temperature by Reward-Pass@2.
     case mstar
+    /// `mstar` with the two rule-based checks in the reward (`stepCheck`, `readingVote`): the
+    /// configuration of the headline result (README, "The result").
+    case mstarStepChecks = "mstar-step-checks"
     case iterativeRFT = "iterative-rft"
     case restEM = "rest-em"
     case continuous
@@ -14,6 +17,7 @@ public enum Recipe: String, CaseIterable, Sendable {
     public var summary: String {
         switch self {
         case .mstar: return "continuous (interval 0.25), PRM top-2 among correct, labelled only, dynamic temperature"
+        case .mstarStepChecks: return "mstar with step_check and reading_vote: rewarded steps must hold on the chain's own, common reading"
         case .iterativeRFT: return "last policy, fresh optimizer, whole prompt set per iteration, all correct"
         case .restEM: return "restart from the initial policy each iteration, fresh optimizer, all correct"
         case .continuous: return "carry policy, optimizer and schedule, interval 0.25, all correct"
@@ -31,6 +35,9 @@ public enum Recipe: String, CaseIterable, Sendable {
             s.method = .continuous; s.interval = 0.25
             s.selection = .prmTop; s.selectK = 2
             s.dynamicTemperature = true
+        case .mstarStepChecks:
+            s = Recipe.mstar.settings
+            s.stepCheck = true; s.readingVote = true
         case .iterativeRFT:
             s.method = .iterativeRFT; s.interval = 1
         case .restEM:

@@ -81,7 +81,7 @@ public enum Study {
             methods.append(StudyVariant("grpo (online baseline)", base(.grpo)))
             // Beyond the study: the recipe with the rule-based step checks in its reward (no scene, no
             // chain of thought), since our learned PRM cannot judge steps (docs/findings.md, "The bar").
-            methods.append(StudyVariant("mstar + step checks", with(.mstar) { $0.stepCheck = true; $0.readingVote = true }))
+            methods.append(StudyVariant("mstar + step checks", base(.mstarStepChecks)))
         }
 
         var selection: [StudyVariant] = [
