@@ -1,4 +1,5 @@
-/// Matrix products, all through cblas_sgemm.
+/// Matrix products, all through `sgemm` (BLAS.swift): the engine's own product with the portable
+/// numerics, OpenBLAS with `numerics openblas`.
 
 /// `op(a) @ op(b)` for 2-D operands, or batched over a shared leading dimension for 3-D ones
 /// (`[B, M, K] @ [B, K, N]`); a 3-D `a` times a 2-D `b` multiplies every batch by the same `b`.
