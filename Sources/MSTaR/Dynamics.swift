@@ -8,8 +8,11 @@ public typealias FamilyDynamics = AccuracySummary
 
 /// Exploration and exploitation on held-out prompts, at one temperature.
 public struct DynamicsMetrics: Codable, Equatable, Sendable {
+    /// Validation prompts measured.
     public var prompts: Int
+    /// Samples per prompt: the K of Pass@K and majority@K.
     public var k: Int
+    /// Sampling temperature of the K samples.
     public var temperature: Float
     /// Accuracy at T = 0 (nil when not measured, as in temperature search).
     public var greedyAcc: Double?
@@ -31,6 +34,7 @@ public struct DynamicsMetrics: Codable, Equatable, Sendable {
     public var stepsCorrectShare: Double
     /// What ranked responses for Reward-Pass@2: "prm", or "vote" (answer agreement) without a PRM.
     public var ranker: String
+    /// Greedy accuracy and Pass@K per task family, by family name (greedy 0 when not measured).
     public var families: [String: FamilyDynamics]
 
     enum CodingKeys: String, CodingKey {
@@ -140,10 +144,15 @@ public func measureDynamics(
 
 /// One dynamic-temperature decision: every candidate's metrics and the winner.
 public struct TemperatureSearch: Codable, Equatable, Sendable {
+    /// One candidate temperature and what it scored on the temperature prompts.
     public struct Candidate: Codable, Equatable, Sendable {
+        /// The candidate sampling temperature.
         public var temperature: Float
+        /// Share of prompts, 0…1, where either of the two responses the reward ranks highest is correct.
         public var rewardPassAt2: Double
+        /// Unbiased Pass@K at this temperature, mean over the prompts, 0…1.
         public var passAtK: Double
+        /// Creates a candidate from its fields.
         public init(temperature: Float, rewardPassAt2: Double, passAtK: Double) {
             self.temperature = temperature; self.rewardPassAt2 = rewardPassAt2; self.passAtK = passAtK
         }
@@ -152,9 +161,13 @@ public struct TemperatureSearch: Codable, Equatable, Sendable {
             case rewardPassAt2 = "reward_pass_at_2", passAtK = "pass_at_k"
         }
     }
+    /// The step (from 1) that searched and samples at the chosen temperature.
     public var iteration: Int
+    /// The metric the choice maximised.
     public var criterion: TemperatureCriterion
+    /// Every candidate measured, from temperature_min to temperature_max in steps of temperature_step.
     public var candidates: [Candidate]
+    /// The winning temperature: the step samples at it and the run keeps it.
     public var chosen: Float
 
     /// The candidate with the highest criterion value. Among tied candidates the one closest to

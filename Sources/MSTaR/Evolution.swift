@@ -9,15 +9,21 @@ import MSTaRTensor
 /// Every random choice is derived from (seed, iteration, purpose), so the state to save is small
 /// (weights, optimizer moments, cursors, temperature) and a resumed run continues exactly.
 public final class Evolution {
+    /// The task suite whose splits supply the labelled, unlabelled, seed and validation prompts.
     public let suite: TaskSuite
+    /// Encodes prompts and decodes responses for answer extraction and step checks.
     public let tokenizer: Tokenizer
+    /// The run's seed: every random stream derives from it, the iteration and the purpose.
     public let seed: UInt64
+    /// The method's settings; a change takes effect from the next step.
     public var settings: EvolutionSettings
     /// The policy being trained.
     public let policy: VisionLanguageModel
     /// π0: where ReST-EM restarts and what GRPO's KL refers to.
     public let initialPolicy: VisionLanguageModel
+    /// The process reward model once trained (`trainPRM`) or given (`usePRM`); nil before.
     public internal(set) var prm: ProcessRewardModel?
+    /// What training the PRM did (nil when none was trained or a given PRM came without a report).
     public internal(set) var prmReport: PRMTrainReport?
     /// The optimizer that continuous training and GRPO carry across iterations.
     public internal(set) var optimizer: AdamW?
@@ -25,6 +31,7 @@ public final class Evolution {
     public internal(set) var iteration = 0
     /// Prompts consumed from the labelled (or seed, for SFT) and unlabelled pools.
     public internal(set) var cursor = 0
+    /// Prompts consumed from the unlabelled pool.
     public internal(set) var unlabelledCursor = 0
     /// The temperature the next step samples at.
     public internal(set) var temperature: Float

@@ -5,9 +5,13 @@ import MSTaRTensor
 
 /// One prompt's K samples with their rewards, as GRPO consumes them.
 public struct RolloutGroup {
+    /// The prompt's scene (nil for text-only prompts).
     public var image: Canvas?
+    /// Prompt ids the rollouts continue.
     public var prompt: [Int]
+    /// The K sampled responses, with the sampler's log-probabilities.
     public var rollouts: [Rollout]
+    /// Each rollout's reward (1 or 0), in rollout order.
     public var rewards: [Float]
 }
 
@@ -26,9 +30,12 @@ public func groupAdvantages(_ rewards: [Float]) -> [Float] {
 /// advantages, each sequence's token terms averaged over its length, and an optional k3 estimate
 /// of KL(π‖π_ref) to the initial policy.
 public struct GRPOLoss {
+    /// ε of the clipped ratio: the ratio is clamped to [1 − clip, 1 + clip].
     public var clip: Float
+    /// β: weight of the k3 KL penalty to the reference policy (0 = none).
     public var klBeta: Float
 
+    /// Creates the objective from its clip range and KL weight.
     public init(clip: Float, klBeta: Float) { self.clip = clip; self.klBeta = klBeta }
 
     /// The loss of a batch of sequences (prompt + sampled response). `oldLogProbs[i]` are the

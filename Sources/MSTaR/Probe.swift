@@ -13,7 +13,9 @@ import MSTaRTensor
 public enum Probe {
     /// One part of the workload: its name and every byte it produced.
     public struct Part: Sendable {
+        /// The part's name: forward, backward, adamw, sample, prm or evolve.
         public var name: String
+        /// The raw bytes of its results (values as stored in memory, the dynamics line as UTF-8), for hashing.
         public var bytes: [UInt8]
     }
 

@@ -5,6 +5,7 @@ import MSTaRTensor
 
 /// A response with one label per reasoning step, for training the PRM.
 public struct StepLabelledResponse: Sendable, Equatable {
+    /// The prompt the response answers, with its gold answer.
     public var example: Example
     /// Response ids (ending with `<eos>` when the response finished).
     public var tokens: [Int]
@@ -16,15 +17,22 @@ public struct StepLabelledResponse: Sendable, Equatable {
 
 /// What PRM training did.
 public struct PRMTrainReport: Codable, Equatable, Sendable {
+    /// Step-labelled responses trained on (distinct per prompt).
     public var responses: Int
+    /// Step labels over all those responses.
     public var steps: Int
     /// Share of Monte-Carlo step labels that agree with the oracle verifier (label >= 0.5 versus
     /// "every step up to here is correct").
     public var labelAccuracy: Double
+    /// Mean binary cross-entropy per update over the training.
     public var meanLoss: Float
+    /// Binary cross-entropy of the last update's batch.
     public var lastLoss: Float
+    /// Optimizer updates taken.
     public var updates: Int
+    /// Sequences sampled for the Monte-Carlo labels: the responses plus every step prefix's completions.
     public var rollouts: Int
+    /// Wall-clock seconds of the training (labelling included when a run trained the PRM).
     public var seconds: Double
 
     enum CodingKeys: String, CodingKey {
@@ -35,10 +43,15 @@ public struct PRMTrainReport: Codable, Equatable, Sendable {
 
 /// PRM step scores against the oracle verifier.
 public struct PRMCalibration: Codable, Equatable, Sendable {
+    /// One row of the reliability table: the steps whose PRM score falls in [lower, upper).
     public struct Bin: Codable, Equatable, Sendable {
+        /// Lowest score of the bin, 0…1.
         public var lower: Float
+        /// Score bound above the bin, 0…1 (a score of exactly 1 falls in the last bin).
         public var upper: Float
+        /// Steps whose score falls in the bin.
         public var steps: Int
+        /// Mean PRM score of those steps, 0…1.
         public var meanScore: Double
         /// Share of the bin's steps whose prefix the oracle judges correct.
         public var oracleGood: Double
@@ -47,7 +60,9 @@ public struct PRMCalibration: Codable, Equatable, Sendable {
             case meanScore = "mean_score", oracleGood = "oracle_good"
         }
     }
+    /// Responses scored whose parsed steps line up with their step ends.
     public var responses: Int
+    /// Steps of those responses.
     public var steps: Int
     /// Share of steps where "score >= 0.5" agrees with the oracle's "prefix correct".
     public var stepAccuracy: Double
@@ -63,10 +78,14 @@ public struct PRMCalibration: Codable, Equatable, Sendable {
 /// at the end of each step (each ";" and the final token) and says how likely that prefix still leads
 /// to the right answer.
 public final class ProcessRewardModel {
+    /// The backbone and score head that produce the step scores.
     public let model: VisionLanguageModel
+    /// How a response's step scores become its one score (`scores`).
     public var aggregation: Aggregation
+    /// Finds step ends (separators) and encodes the prompts.
     public let tokenizer: Tokenizer
 
+    /// A PRM reading step scores from `model`'s score head, combined by `aggregation`.
     public init(model: VisionLanguageModel, aggregation: Aggregation = .min, tokenizer: Tokenizer = .standard) {
         self.model = model; self.aggregation = aggregation; self.tokenizer = tokenizer
     }
@@ -302,10 +321,12 @@ public final class ProcessRewardModel {
         for (item, s) in zip(items, scored) {
             guard let oracle = Self.oracleStepLabels(item.tokens, for: item.example, tokenizer: tokenizer), oracle.count == s.count else { continue }
             responses += 1
-            for (score, o) in zip(s, oracle) {
+            // A non-finite score (weights that are NaN, as a damaged checkpoint can hold) fits no
+            // bin: it is left out rather than trapping on the conversion.
+            for (score, o) in zip(s, oracle) where score.isFinite {
                 steps += 1
                 agree += (score >= 0.5) == (o >= 0.5) ? 1 : 0
-                let b = Swift.min(bins - 1, Int(score * Float(bins)))
+                let b = Swift.min(bins - 1, Swift.max(0, Int(score * Float(bins))))
                 counts[b] += 1; sums[b] += Double(score); good[b] += o >= 0.5 ? 1 : 0
             }
         }
@@ -321,6 +342,8 @@ public final class ProcessRewardModel {
 /// Thrown when a long phase is stopped at a safe point (Ctrl-C); the run's state is as it was
 /// before the step began.
 public struct EvolutionInterrupted: Error, CustomStringConvertible {
+    /// Creates the interruption.
     public init() {}
+    /// The message shown when a phase is interrupted.
     public var description: String { "interrupted; the run is as it was before this step" }
 }

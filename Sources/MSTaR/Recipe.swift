@@ -6,11 +6,17 @@ public enum Recipe: String, CaseIterable, Sendable {
     /// `mstar` with the two rule-based checks in the reward (`stepCheck`, `readingVote`): the
     /// configuration of the headline result (README, "The result").
     case mstarStepChecks = "mstar-step-checks"
+    /// Iterative RFT: the last policy, a fresh optimizer and the whole prompt set each iteration, all correct.
     case iterativeRFT = "iterative-rft"
+    /// ReST-EM: restart from π0 each iteration with a fresh optimizer, the whole prompt set, all correct.
     case restEM = "rest-em"
+    /// Continuous self-evolving at interval 0.25, all correct: the default settings.
     case continuous
+    /// Continuous at interval 0.25 with PRM top-2 among correct, at a fixed temperature.
     case continuousPRM = "continuous+prm"
+    /// Online GRPO at interval 0.25, learning rate 5e-5, K = 8.
     case grpo
+    /// Plain SFT on the seed chains of thought, interval 0.25 of them per iteration (no sampling).
     case sft
 
     /// One line for `help recipe`.

@@ -7,16 +7,23 @@ import MSTaRTensor
 /// responses count once, so a prompt the policy answers the same way K times does not flood the
 /// training set with one sequence.
 public struct Selector: Sendable {
+    /// The rule that picks among the rewarded responses.
     public var rule: SelectionRule
+    /// How many responses `random` and `prm-top` keep (fewer when fewer are rewarded).
     public var k: Int
+    /// PRM score a response needs under `prm-threshold`, 0…1.
     public var alpha: Float
+    /// Most responses kept per prompt (0 = no cap).
     public var cap: Int
+    /// Whether identical responses count once before the rule applies.
     public var dedupe: Bool
 
+    /// Creates a selector from its fields.
     public init(rule: SelectionRule, k: Int = 2, alpha: Float = 0.5, cap: Int = 0, dedupe: Bool = true) {
         self.rule = rule; self.k = k; self.alpha = alpha; self.cap = cap; self.dedupe = dedupe
     }
 
+    /// The selector that a run's settings describe.
     public init(_ s: EvolutionSettings) {
         self.init(rule: s.selection, k: s.selectK, alpha: s.alpha, cap: s.perPromptCap, dedupe: s.dedupe)
     }

@@ -45,11 +45,13 @@ public enum PromptVariation: String, Codable, Sendable, CaseIterable {
     /// the effect of more prompts).
     case oracle
 
+    /// Whether unlabelled prompts join the labelled ones.
     public var usesUnlabelled: Bool { self != .labelled }
 }
 
 /// How a response's step scores become one process score.
 public enum Aggregation: String, Codable, Sendable, CaseIterable {
+    /// The lowest step score (`min`), the mean of them (`mean`), or the last step's score (`last`).
     case min, mean, last
 
     /// The aggregate of `scores` (0 for an empty list).
@@ -73,7 +75,9 @@ public enum StepLabelKind: String, Codable, Sendable, CaseIterable {
 
 /// What the dynamic temperature maximises.
 public enum TemperatureCriterion: String, Codable, Sendable, CaseIterable {
+    /// Reward-Pass@2: either of the two responses the reward ranks highest is correct.
     case rewardPassAt2 = "reward-pass@2"
+    /// Pass@K: at least one of the K samples is correct.
     case passAtK = "pass@k"
 }
 
@@ -81,6 +85,7 @@ public enum TemperatureCriterion: String, Codable, Sendable, CaseIterable {
 /// names the command language, journal and docs use.
 public struct EvolutionSettings: Codable, Equatable, Sendable {
     // The loop.
+    /// How the policy is trained from one iteration to the next (factor 1).
     public var method: TrainingMethod = .continuous
     /// Fraction of the prompt set per iteration (continuous); RFT and ReST-EM always use 1.
     public var interval: Double = 0.25
@@ -96,12 +101,15 @@ public struct EvolutionSettings: Codable, Equatable, Sendable {
     public var maxTokens: Int = 48
 
     // Training on the selection.
+    /// Learning rate of training on the selection (constant).
     public var lr: Float = 1e-4
+    /// Sequences per training batch (PRM training uses it too).
     public var batchSize: Int = 32
     /// Passes over each iteration's selected data.
     public var trainEpochs: Int = 1
 
     // Selection.
+    /// Which correct responses are kept for training (factor 2).
     public var selection: SelectionRule = .allCorrect
     /// k of random-k and PRM top-k.
     public var selectK: Int = 2
@@ -129,7 +137,9 @@ public struct EvolutionSettings: Codable, Equatable, Sendable {
     private var readingVoteOn: Bool?
 
     // Process reward model.
+    /// How a response's step scores become its PRM score.
     public var prmAggregation: Aggregation = .min
+    /// Monte-Carlo step labels: soft (share of rollouts correct) or hard (any correct).
     public var prmLabels: StepLabelKind = .soft
     /// Rollouts N from each step prefix for Monte-Carlo labels.
     public var prmRollouts: Int = 4
@@ -137,10 +147,13 @@ public struct EvolutionSettings: Codable, Equatable, Sendable {
     public var prmPrompts: Int = 384
     /// Responses sampled per PRM training prompt.
     public var prmSamples: Int = 4
+    /// Passes over the step-labelled responses in PRM training.
     public var prmEpochs: Int = 3
+    /// Learning rate of PRM training (constant).
     public var prmLR: Float = 3e-4
 
     // Prompt variation.
+    /// Which prompts are used and how unlabelled ones get labels (factor 3).
     public var promptVariation: PromptVariation = .labelled
     /// Unlabelled prompts added when prompt variation uses them.
     public var unlabelledPrompts: Int = 512
@@ -154,23 +167,30 @@ public struct EvolutionSettings: Codable, Equatable, Sendable {
     public var dynamicsK: Int = 16
 
     // Dynamic temperature.
+    /// Whether the temperature is re-chosen by search every `temperatureEvery` iterations.
     public var dynamicTemperature: Bool = false
     /// Re-choose the temperature every this many iterations.
     public var temperatureEvery: Int = 2
+    /// Lowest candidate temperature of the search.
     public var temperatureMin: Float = 0.3
+    /// Highest candidate temperature of the search.
     public var temperatureMax: Float = 1.6
+    /// Spacing of the candidate temperatures.
     public var temperatureStep: Float = 0.1
+    /// The metric the temperature search maximises.
     public var temperatureCriterion: TemperatureCriterion = .rewardPassAt2
     /// Validation prompts used to compare candidate temperatures.
     public var temperaturePrompts: Int = 32
 
     // GRPO.
+    /// ε of GRPO's clipped ratio: the ratio is clamped to [1 − ε, 1 + ε].
     public var grpoClip: Float = 0.2
     /// β of the KL penalty to the initial policy (0 = none).
     public var grpoKL: Float = 0
     /// Prompts per GRPO update.
     public var grpoPromptsPerUpdate: Int = 16
 
+    /// The default settings (those of the `continuous` recipe).
     public init() {}
 
     /// Iterations in a whole run.
@@ -195,6 +215,7 @@ public struct EvolutionSettings: Codable, Equatable, Sendable {
 
 /// A setting name the engine does not know, or a value it cannot take.
 public struct SettingError: Error, CustomStringConvertible {
+    /// The message: what is wrong and, for a bad name or value, what is allowed.
     public var description: String
 }
 

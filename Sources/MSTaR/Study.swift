@@ -3,10 +3,12 @@ import Foundation
 /// The MSTaR study's comparisons as data: each experiment is a list of variants, each variant a
 /// complete set of method settings (or the untrained baseline). `mstar reproduce` runs them.
 public struct StudyVariant: Sendable {
+    /// The variant's name: its row in the tables and what `--variants` matches.
     public var name: String
     /// nil: the pre-evolved policy itself, evaluated without evolution.
     public var settings: EvolutionSettings?
 
+    /// Creates a variant from its name and settings (nil: the pre-evolved baseline).
     public init(_ name: String, _ settings: EvolutionSettings?) { self.name = name; self.settings = settings }
 
     /// Identical settings are one run, shared by every experiment that lists them.
@@ -21,28 +23,40 @@ public struct StudyVariant: Sendable {
     }
 }
 
+/// One comparison of the study: a question and the variants that answer it.
 public struct StudyExperiment: Sendable {
+    /// Short name: the `--only` key and the name of its table file.
     public var name: String
+    /// Heading of the experiment's table and plots.
     public var title: String
     /// What the study found, for the report.
     public var finding: String
+    /// The variants compared, in table order.
     public var variants: [StudyVariant]
 }
 
 /// How large the study's runs are.
 public struct StudyScale: Codable, Sendable, Equatable {
+    /// Labelled prompts in every run's prompt set.
     public var prompts: Int
+    /// Passes over the prompt set that make each run.
     public var epochs: Double
+    /// Validation prompts the dynamics monitor measures each step.
     public var dynamicsPrompts: Int
+    /// Validation prompts each candidate temperature is measured on.
     public var temperaturePrompts: Int
+    /// Test prompts every run's final policy is evaluated on.
     public var testPrompts: Int
+    /// Out-of-distribution prompts every run's final policy is evaluated on.
     public var oodPrompts: Int
     /// Prompts whose samples label the PRM's training steps (Monte-Carlo rollouts).
     public var prmPrompts: Int = EvolutionSettings().prmPrompts
     /// Passes over each iteration's selection (`train_epochs`) in every run.
     public var trainEpochs: Int = EvolutionSettings().trainEpochs
 
+    /// The study's scale: 512 prompts, 2 epochs, 32 dynamics and temperature prompts, 800 test and 200 OOD prompts.
     public static let full = StudyScale(prompts: 512, epochs: 2, dynamicsPrompts: 32, temperaturePrompts: 32, testPrompts: 800, oodPrompts: 200)
+    /// The `--quick` scale: as `full` but 1 epoch, 16 temperature prompts and 400 test prompts.
     public static let quick = StudyScale(prompts: 512, epochs: 1, dynamicsPrompts: 32, temperaturePrompts: 16, testPrompts: 400, oodPrompts: 200)
 
     /// `full`, `quick`, or the numbers of any other scale (a folder name for its runs).
@@ -55,6 +69,7 @@ public struct StudyScale: Codable, Sendable, Equatable {
     }
 }
 
+/// The study's experiments, which `mstar reproduce` runs.
 public enum Study {
     /// The experiments, at `scale`; `quick` keeps one variant per question.
     public static func experiments(scale: StudyScale, quick: Bool) -> [StudyExperiment] {

@@ -4,12 +4,16 @@ import MSTaRTensor
 /// One training sequence: a scene (nil for text-only prompts, which see a blank canvas), the prompt
 /// ids the policy conditions on, and the response ids it learns to write (loss falls on these only).
 public struct TrainingSequence: Sendable, Equatable {
+    /// The scene (nil for text-only prompts, which see a blank canvas).
     public var image: Canvas?
+    /// Prompt ids the policy conditions on (they carry no loss).
     public var prompt: [Int]
+    /// Response ids the policy learns to write (the loss falls on these).
     public var response: [Int]
     /// Scales this sequence's loss (1 for plain SFT).
     public var weight: Float
 
+    /// Creates a sequence from its fields.
     public init(image: Canvas?, prompt: [Int], response: [Int], weight: Float = 1) {
         self.image = image; self.prompt = prompt; self.response = response; self.weight = weight
     }
@@ -28,12 +32,17 @@ public struct TrainingSequence: Sendable, Equatable {
 /// A padded batch laid out for `VisionLanguageModel`: images [B, H, W], tokens [B, T] and the
 /// next-token targets, which are -1 (ignored) on prompt and padding positions.
 public struct SequenceBatch {
+    /// Scenes [B, H, W] (zeros for text-only prompts).
     public var images: Tensor
+    /// Input ids [B·T], row-major, right-padded with the pad id.
     public var tokens: [Int32]
+    /// Next-token ids [B·T]; -1 (ignored) on prompt and padding positions.
     public var targets: [Int32]
     /// Per-position loss weights (each sequence's weight on its target positions), or nil when all are 1.
     public var weights: [Float]?
+    /// B: sequences in the batch.
     public var batch: Int
+    /// T: input positions per sequence (the longest sequence cut to `maxText`, less one).
     public var length: Int
     /// Number of positions that carry loss.
     public var targetCount: Int

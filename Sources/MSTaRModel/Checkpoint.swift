@@ -16,6 +16,7 @@ public struct TrainingState: Codable, Equatable, Sendable {
     /// State of the method driving the run (JSON text owned by that layer).
     public var method: String?
 
+    /// Creates a state from its fields; the defaults describe a fresh start.
     public init(step: Int = 0, rngs: [String: RNG] = [:], dataPosition: Int = 0, schedule: LRSchedule? = nil,
                 temperature: Float? = nil, method: String? = nil) {
         self.step = step; self.rngs = rngs; self.dataPosition = dataPosition; self.schedule = schedule
@@ -45,7 +46,9 @@ public enum Checkpoint {
 
     /// What `load` returns.
     public struct Loaded {
+        /// The policy built from config.json and model.safetensors.
         public var model: VisionLanguageModel
+        /// The run state read from state.json.
         public var state: TrainingState
         /// Optimizer moments by name and their step, when the checkpoint kept them.
         public var optimizer: (tensors: [String: Tensor], step: Int, config: AdamW.Config)?

@@ -12,6 +12,7 @@ import MSTaRTensor
 /// Each lane does only its own sample's arithmetic, in an order fixed by the head size and the
 /// lengths, so results do not depend on the batch or the thread count.
 public final class GeneratedCache {
+    /// Samples per prompt (K), most generated tokens per sample, and features per key or value (the model width).
     public let k: Int, maxNew: Int, width: Int
     /// Samples per block: 8 for K ≥ 5, fewer for greedy decoding or small K.
     public let laneWidth: Int
@@ -19,6 +20,7 @@ public final class GeneratedCache {
     let blocks: Int
     let keys: [Tensor], values: [Tensor]
 
+    /// Zeroed key and value caches for `layers` layers and `prompts` prompts of `k` samples, `maxNew` tokens deep.
     public init(layers: Int, prompts: Int, k: Int, maxNew: Int, width: Int) {
         self.k = k; self.maxNew = maxNew; self.width = width
         laneWidth = k >= 5 ? 8 : (k >= 3 ? 4 : 2)
@@ -31,6 +33,7 @@ public final class GeneratedCache {
     /// The blocks with at least one active sequence: prompt, block, and per lane the sequence's row
     /// among the active ones (-1 when that sample has finished or does not exist).
     public struct LaneGroups: Sendable {
+        /// Per group its prompt and block; `rows` holds `laneWidth` entries per group, each lane's active row or -1.
         public var prompt: [Int] = [], block: [Int] = [], rows: [Int32] = []
     }
 

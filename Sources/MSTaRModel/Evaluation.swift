@@ -16,10 +16,14 @@ public func passAtK(n: Int, c: Int, k: Int) -> Double {
 
 /// Accuracy of one group of prompts.
 public struct AccuracySummary: Codable, Equatable, Sendable {
+    /// Prompts the group's accuracies average over.
     public var prompts: Int
+    /// Share of the prompts whose greedy answer is right, 0…1.
     public var greedyAcc: Double
+    /// Unbiased Pass@K, mean over the prompts, 0…1.
     public var passAtK: Double
 
+    /// Creates a summary from its fields.
     public init(prompts: Int, greedyAcc: Double, passAtK: Double) {
         self.prompts = prompts; self.greedyAcc = greedyAcc; self.passAtK = passAtK
     }
@@ -32,13 +36,21 @@ public struct AccuracySummary: Codable, Equatable, Sendable {
 
 /// Greedy accuracy and Pass@k of a policy on a split, overall and per family.
 public struct EvaluationResult: Codable, Equatable, Sendable {
+    /// Name of the split evaluated.
     public var split: String
+    /// Samples per prompt: the K of Pass@K (0: greedy only).
     public var k: Int
+    /// Sampling temperature of the K samples.
     public var temperature: Float
+    /// Prompts scored (those with a gold answer).
     public var prompts: Int
+    /// Share of the prompts whose greedy answer is right, 0…1.
     public var greedyAcc: Double
+    /// Unbiased Pass@K, mean over the prompts, 0…1 (0 when K is 0).
     public var passAtK: Double
+    /// Greedy accuracy and Pass@K per task family, by family name.
     public var families: [String: AccuracySummary]
+    /// Wall-clock seconds of the evaluation.
     public var seconds: Double
     /// Correct samples per prompt (not in the JSON): Pass@k for every k <= K comes from these.
     public var correctCounts: [Int] = []
@@ -96,11 +108,17 @@ public struct ReadingResult: Codable, Equatable, Sendable {
     /// Per group of scenes (overall or one family): digits and bar heights in the scenes, the
     /// fraction read right at their place, and the fraction of scenes read entirely right.
     public struct Summary: Codable, Equatable, Sendable {
+        /// Scenes in the group, each read once by greedy decoding.
         public var scenes: Int
+        /// Digits in those scenes' facts.
         public var digits: Int
+        /// Share of those digits read right at their place, 0…1.
         public var digitAcc: Double
+        /// Bar heights in those scenes' facts.
         public var heights: Int
+        /// Share of those bar heights read right at their place, 0…1.
         public var heightAcc: Double
+        /// Share of scenes whose whole reading is exactly right, 0…1.
         public var sceneAcc: Double
 
         enum CodingKeys: String, CodingKey {
@@ -109,9 +127,13 @@ public struct ReadingResult: Codable, Equatable, Sendable {
         }
     }
 
+    /// Name of the split read.
     public var split: String
+    /// Reading accuracy over every scene.
     public var overall: Summary
+    /// Reading accuracy per task family, by family name.
     public var families: [String: Summary]
+    /// Wall-clock seconds of the evaluation.
     public var seconds: Double
 }
 
@@ -184,20 +206,28 @@ public struct ErrorAnalysis: Codable, Equatable, Sendable {
 
     /// Responses per category, per group of prompts.
     public struct Summary: Codable, Equatable, Sendable {
+        /// Greedy responses sorted: one per labelled prompt of the group.
         public var prompts: Int
+        /// Responses per category name (a category with none may be absent).
         public var counts: [String: Int]
 
+        /// Creates a summary from its fields.
         public init(prompts: Int, counts: [String: Int]) { self.prompts = prompts; self.counts = counts }
 
         /// The share of this group's responses in `category`.
         public func share(_ category: String) -> Double { prompts > 0 ? Double(counts[category] ?? 0) / Double(prompts) : 0 }
     }
 
+    /// Name of the split analysed.
     public var split: String
+    /// Counts over every labelled prompt.
     public var overall: Summary
+    /// Counts per task family, by family name.
     public var families: [String: Summary]
+    /// Wall-clock seconds of the analysis.
     public var seconds: Double
 
+    /// Creates an analysis from its fields.
     public init(split: String, overall: Summary, families: [String: Summary], seconds: Double) {
         self.split = split; self.overall = overall; self.families = families; self.seconds = seconds
     }

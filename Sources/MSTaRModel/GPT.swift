@@ -6,22 +6,34 @@ import MSTaRTensor
 public final class GPT {
     /// Sizes of the model.
     public struct Config: Codable, Equatable, Sendable {
+        /// Token vocabulary size.
         public var vocab: Int
+        /// Model width: the size of embeddings and hidden states.
         public var dModel: Int
+        /// Depth: the number of transformer blocks.
         public var layers: Int
+        /// Attention heads per block.
         public var heads: Int
+        /// Hidden width of each block's MLP.
         public var mlpHidden: Int
+        /// Longest sequence in tokens (rows of the position embedding).
         public var maxSeq: Int
+        /// Creates a configuration from its sizes.
         public init(vocab: Int = 256, dModel: Int = 128, layers: Int = 4, heads: Int = 4, mlpHidden: Int = 512, maxSeq: Int = 80) {
             self.vocab = vocab; self.dModel = dModel; self.layers = layers; self.heads = heads
             self.mlpHidden = mlpHidden; self.maxSeq = maxSeq
         }
     }
 
+    /// The model's sizes.
     public let config: Config
+    /// Token embedding [vocab, dModel] (`wte`).
     public let tokenEmbedding: Tensor
+    /// Learned position embedding [maxSeq, dModel] (`wpe`).
     public let positionEmbedding: Tensor
+    /// The causal transformer blocks, in order.
     public let blocks: [TransformerBlock]
+    /// Final LayerNorm weight and bias [dModel], and the untied output head [vocab, dModel].
     public let lnfWeight, lnfBias, head: Tensor
 
     /// A freshly initialised model (embeddings and linears ~ N(0, 0.02²)); every parameter requires grad.

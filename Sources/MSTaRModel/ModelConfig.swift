@@ -9,6 +9,7 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     public var vocab: Int
     /// Scene canvas height and width in pixels.
     public var imageHeight: Int
+    /// Scene canvas width in pixels.
     public var imageWidth: Int
     /// ViT patch side in pixels: the stride of the patch grid.
     public var patch: Int
@@ -28,21 +29,30 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     public var merge: Int
     /// Vision encoder width, depth, heads and MLP width.
     public var visionDim: Int
+    /// Vision encoder depth: non-causal transformer blocks.
     public var visionLayers: Int
+    /// Attention heads per vision encoder block.
     public var visionHeads: Int
+    /// Hidden width of each vision encoder block's MLP.
     public var visionMLP: Int
     /// Language model width, depth, heads and MLP width.
     public var dModel: Int
+    /// Language model depth: causal transformer blocks.
     public var layers: Int
+    /// Attention heads per language model block.
     public var heads: Int
+    /// Hidden width of each language model block's MLP.
     public var mlpHidden: Int
     /// Longest text (prompt + response) in tokens.
     public var maxText: Int
+    /// Normalisation in every block and final norm: LayerNorm or RMSNorm.
     public var norm: NormKind
+    /// MLP of every block: GELU or SwiGLU.
     public var mlp: MLPKind
     /// Whether the output head shares the token embedding matrix.
     public var tiedHead: Bool
 
+    /// Creates a configuration from its sizes; `window` defaults to twice the patch.
     public init(vocab: Int, imageHeight: Int = 32, imageWidth: Int = 48, patch: Int = 4, window: Int? = nil,
                 stem: Stem = .conv, stemChannels: [Int] = [16, 32], globalToken: Bool = true, merge: Int = 2,
                 visionDim: Int = 64, visionLayers: Int = 2, visionHeads: Int = 2, visionMLP: Int = 128,
@@ -58,6 +68,7 @@ public struct ModelConfig: Codable, Equatable, Sendable {
 
     /// Patch grid rows and columns.
     public var gridHeight: Int { imageHeight / patch }
+    /// Patch grid columns: imageWidth / patch.
     public var gridWidth: Int { imageWidth / patch }
     /// Image tokens the language model sees: the merged patches, plus the global token.
     public var imageTokens: Int { mergedTokens + (globalToken ? 1 : 0) }

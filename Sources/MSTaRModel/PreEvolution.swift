@@ -6,12 +6,19 @@ import MSTaRTensor
 /// captions, which teach reading, and on text-only arithmetic and counting), then a warm-up on the
 /// scarce seed chains of thought, which teaches the format and joins reading to reasoning.
 public struct PreEvolutionRecipe: Codable, Equatable, Sendable {
+    /// Seed every generator of pre-evolution derives from (initialisation, data order, scenes).
     public var seed: UInt64
+    /// Epochs of pretraining on captions and text skills.
     public var pretrainEpochs: Int
+    /// Peak learning rate of pretraining (cosine, 50 warm-up steps, down to a tenth).
     public var pretrainLR: Float
+    /// Epochs of the warm-up on the seed chains of thought.
     public var warmupEpochs: Int
+    /// Learning rate of the warm-up (constant).
     public var warmupLR: Float
+    /// Sequences per batch in pretraining and the warm-up.
     public var batchSize: Int
+    /// Configuration of the fresh policy (unused when training continues from a given model).
     public var model: ModelConfig
     /// Distortions of the handwriting in pretraining caption scenes (nil: drawn as written).
     public var captionAugmentation: HandwritingAugmentation?
@@ -26,6 +33,7 @@ public struct PreEvolutionRecipe: Codable, Equatable, Sendable {
     /// 0: the seed chains alone.
     public var warmupReplay: Int = 0
 
+    /// Creates a recipe from its fields (`warmupReplay` stays 0).
     public init(seed: UInt64 = 0, pretrainEpochs: Int = 20, pretrainLR: Float = 7e-4, warmupEpochs: Int = 20,
                 warmupLR: Float = 3e-4, batchSize: Int = 32, model: ModelConfig = ModelConfig(vocab: Tokenizer.standard.vocabSize),
                 captionAugmentation: HandwritingAugmentation? = .standard, freshEachEpoch: Bool = true,
@@ -99,12 +107,16 @@ func trainInParts(_ trainer: SFTTrainer, parts: Int, totalSteps: Int, phase: Str
 
 /// One phase of pre-evolution, as reported.
 public struct PhaseReport: Codable, Equatable, Sendable {
+    /// The phase: "vision", "pretrain" or "warm-up".
     public var phase: String
+    /// Examples trained on: per epoch for pretraining and the warm-up, scenes in all for vision.
     public var examples: Int
+    /// What the phase's training did.
     public var report: TrainReport
     /// For the vision phase: how its probe reads the validation scenes' tokens afterwards.
     public var tokenReading: TokenReadingAccuracy?
 
+    /// Creates a report from its fields.
     public init(phase: String, examples: Int, report: TrainReport, tokenReading: TokenReadingAccuracy? = nil) {
         self.phase = phase; self.examples = examples; self.report = report; self.tokenReading = tokenReading
     }

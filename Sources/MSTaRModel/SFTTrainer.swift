@@ -3,12 +3,18 @@ import MSTaRTensor
 
 /// Where training stands, reported after every optimizer update.
 public struct TrainProgress: Sendable {
+    /// Optimizer updates done so far (from 1).
     public var step: Int
+    /// Updates the training will make in all.
     public var totalSteps: Int
+    /// Loss of the latest update.
     public var loss: Float
+    /// Loss-carrying tokens per second so far (0 where not measured).
     public var tokensPerSecond: Double
+    /// Seconds since the training began.
     public var elapsed: Double
 
+    /// Creates a progress report from its fields.
     public init(step: Int, totalSteps: Int, loss: Float, tokensPerSecond: Double, elapsed: Double) {
         self.step = step; self.totalSteps = totalSteps; self.loss = loss
         self.tokensPerSecond = tokensPerSecond; self.elapsed = elapsed
@@ -17,14 +23,20 @@ public struct TrainProgress: Sendable {
 
 /// What a call to `train` did.
 public struct TrainReport: Sendable, Codable, Equatable {
+    /// Optimizer updates taken.
     public var steps: Int
+    /// Training sequences passed over, counted once per epoch.
     public var sequences: Int
     /// Response tokens that carried loss.
     public var tokens: Int
+    /// Mean loss per update over the training (NaN when no update ran).
     public var meanLoss: Float
+    /// Loss of the last update.
     public var lastLoss: Float
+    /// Wall-clock seconds of the training.
     public var seconds: Double
 
+    /// Creates a report from its fields.
     public init(steps: Int, sequences: Int, tokens: Int, meanLoss: Float, lastLoss: Float, seconds: Double) {
         self.steps = steps; self.sequences = sequences; self.tokens = tokens
         self.meanLoss = meanLoss; self.lastLoss = lastLoss; self.seconds = seconds
@@ -34,12 +46,17 @@ public struct TrainReport: Sendable, Codable, Equatable {
 /// Raised when a non-finite loss or gradient stops training; the model and optimizer are back in
 /// the state before that update.
 public struct NonFiniteLoss: Error, CustomStringConvertible {
+    /// Optimizer updates taken before the one that failed.
     public var step: Int
+    /// Loss of the failed update.
     public var loss: Float
+    /// Global gradient norm of the failed update (NaN when it was not reached).
     public var gradNorm: Float
 
+    /// Creates the error from its fields.
     public init(step: Int, loss: Float, gradNorm: Float) { self.step = step; self.loss = loss; self.gradNorm = gradNorm }
 
+    /// What went non-finite, at which step, and that the last good state is back.
     public var description: String {
         let what = !loss.isFinite ? "loss \(loss)" : !gradNorm.isFinite ? "gradient norm \(gradNorm)" : "parameters after the update"
         return "training stopped at step \(step): non-finite \(what); restored the last good state (lower the learning rate or check the data)"
@@ -51,13 +68,18 @@ public struct NonFiniteLoss: Error, CustomStringConvertible {
 public final class SFTTrainer {
     /// Settings of the trainer (saved with checkpoints).
     public struct Options: Codable, Equatable, Sendable {
+        /// Sequences per batch.
         public var batchSize: Int
         /// Batches whose gradients are summed into one update.
         public var accumulation: Int
+        /// Learning rate by update step (it overrides the optimizer config's rate).
         public var schedule: LRSchedule
+        /// Largest global gradient norm; larger gradients are scaled down to it.
         public var clip: Float
+        /// AdamW settings of a fresh optimizer (betas, eps, weight decay; the rate comes from `schedule`).
         public var optimizer: AdamW.Config
 
+        /// Creates options from their fields.
         public init(batchSize: Int = 32, accumulation: Int = 1, schedule: LRSchedule = .constant(lr: 1e-3),
                     clip: Float = 1, optimizer: AdamW.Config = .init(lr: 1e-3, beta1: 0.9, beta2: 0.98, eps: 1e-8, weightDecay: 0.01)) {
             self.batchSize = batchSize; self.accumulation = accumulation; self.schedule = schedule
@@ -65,8 +87,11 @@ public final class SFTTrainer {
         }
     }
 
+    /// The policy being trained.
     public let model: VisionLanguageModel
+    /// Batching, schedule, clipping and optimizer settings.
     public var options: Options
+    /// The AdamW optimizer, fresh or carried over from earlier training.
     public let optimizer: AdamW
     /// Draws the data order.
     public var rng: RNG

@@ -15,6 +15,7 @@ public struct SamplingOptions: Codable, Equatable, Sendable {
     /// Whether a response ends at `<eos>` (benchmarks turn this off to decode a fixed length).
     public var stopAtEOS: Bool
 
+    /// Creates options from their fields; the defaults sample at temperature 1 without top-p.
     public init(temperature: Float = 1, topP: Float = 1, maxTokens: Int = 48, chunk: Int = 512, stopAtEOS: Bool = true) {
         self.temperature = temperature; self.topP = topP; self.maxTokens = maxTokens; self.chunk = chunk
         self.stopAtEOS = stopAtEOS
@@ -27,9 +28,13 @@ public struct SamplingOptions: Codable, Equatable, Sendable {
 /// A prompt to sample from: its scene, its prompt ids, and a stream id that seeds its samples
 /// (so a prompt's samples are the same whatever else is in the batch).
 public struct SamplePrompt: Sendable {
+    /// The scene (nil for text-only prompts, which see a blank canvas).
     public var image: Canvas?
+    /// Prompt ids the responses continue (`<bos> [<image>] question <response>`).
     public var prompt: [Int]
+    /// Stream id that, with the seed, seeds this prompt's samples.
     public var stream: UInt64
+    /// Creates a prompt from its fields.
     public init(image: Canvas?, prompt: [Int], stream: UInt64) {
         self.image = image; self.prompt = prompt; self.stream = stream
     }
@@ -67,12 +72,15 @@ public struct Rollout: Sendable, Equatable {
 /// seeded stream, so a sample's tokens and log-probabilities do not depend on which other prompts
 /// are in the batch or on the thread count.
 public final class Sampler {
+    /// The policy that decodes.
     public let model: VisionLanguageModel
+    /// Token id that ends a response.
     public let eos: Int
     /// Rows per GEMM block in decoding. Each block packs the weights again, so fewer, larger blocks
     /// pack less (128 measured 5% faster than 64 in `mstar bench`).
     static let block = 128
 
+    /// A sampler decoding from `model` that stops responses at `eos`.
     public init(model: VisionLanguageModel, eos: Int = Tokenizer.standard.eos) {
         self.model = model
         self.eos = eos

@@ -8,12 +8,19 @@ public enum MLPKind: String, Codable, Sendable, CaseIterable { case gelu, swiglu
 /// A pre-norm transformer block:
 /// x ← x + proj(attention(norm1(x))); x ← x + mlp(norm2(x)).
 public final class TransformerBlock {
+    /// Attention heads the width is split into.
     public let heads: Int
+    /// Whether attention is causal (the language model) or sees every position (the vision encoder).
     public let causal: Bool
+    /// LayerNorm or RMSNorm, for both norms.
     public let norm: NormKind
+    /// The MLP: GELU or SwiGLU.
     public let mlp: MLPKind
+    /// Hidden width of the MLP (fc1 is twice as wide under SwiGLU: gate and up).
     public let hidden: Int
+    /// Attention half: norm 1 weight and bias, fused QKV [3·dModel, dModel] and bias, output projection and bias.
     public let ln1Weight, ln1Bias, qkvWeight, qkvBias, projWeight, projBias: Tensor
+    /// MLP half: norm 2 weight and bias, fc1 and its bias, fc2 [dModel, mlpHidden] and its bias.
     public let ln2Weight, ln2Bias, fc1Weight, fc1Bias, fc2Weight, fc2Bias: Tensor
 
     /// A block of width `dModel` with `heads` heads and an MLP of width `mlpHidden`;

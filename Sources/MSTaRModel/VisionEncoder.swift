@@ -4,14 +4,20 @@ import MSTaRTensor
 /// row plus one per patch column), non-causal encoder blocks, then a patch merger and projector
 /// that turn each `merge × merge` square of patches into one token of the language model's width.
 public final class VisionEncoder {
+    /// The model's sizes and choices.
     public let config: ModelConfig
+    /// Patch embedding [visionDim, window² or stem channels] and bias; position vectors per patch row and column.
     public let patchWeight, patchBias, rowPosition, columnPosition: Tensor
     /// The convolutional stem's weights ([out, 3·3·in]) and biases; empty for the patch stem.
     public let stemWeights: [Tensor], stemBiases: [Tensor]
+    /// The non-causal encoder blocks.
     public let blocks: [TransformerBlock]
+    /// Final norm's weight and bias [visionDim].
     public let normWeight, normBias: Tensor
+    /// The projector: merged patches [visionDim·merge²] → dModel, GELU, then dModel → dModel.
     public let projector1Weight, projector1Bias, projector2Weight, projector2Bias: Tensor
 
+    /// A freshly initialised encoder for `config`.
     public init(_ config: ModelConfig, rng: inout RNG) {
         self.config = config
         let d = config.visionDim
@@ -45,6 +51,7 @@ public final class VisionEncoder {
         projector2Bias = .zeros([config.dModel])
     }
 
+    /// Every parameter with its checkpoint name (without the `vision.` prefix), in a fixed order.
     public var namedParameters: [(String, Tensor)] {
         var out: [(String, Tensor)] = []
         for (i, (w, b)) in zip(stemWeights, stemBiases).enumerated() { out += [("stem.\(i).weight", w), ("stem.\(i).bias", b)] }

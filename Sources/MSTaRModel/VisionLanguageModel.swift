@@ -4,10 +4,15 @@ import MSTaRTensor
 /// language model (pre-norm blocks, learned text positions, tied or untied head), plus a scalar
 /// score head on the same backbone for the process reward model.
 public final class VisionLanguageModel {
+    /// Sizes and choices of the model (config.json).
     public let config: ModelConfig
+    /// The vision encoder that makes the image prefix.
     public let vision: VisionEncoder
+    /// Token embedding [vocab, dModel] and text position embedding [maxText, dModel].
     public let tokenEmbedding, positionEmbedding: Tensor
+    /// The language model's causal blocks.
     public let blocks: [TransformerBlock]
+    /// Final norm's weight and bias [dModel].
     public let normWeight, normBias: Tensor
     /// The output head when untied (tied models use `tokenEmbedding`).
     public let untiedHead: Tensor?

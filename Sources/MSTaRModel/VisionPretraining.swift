@@ -26,10 +26,14 @@ public func tokenDigitLabels(_ placements: [DigitPlacement], config: ModelConfig
 /// reads) into the ten digits plus `none`: the head of the dense reading objective, used only
 /// while pretraining the encoder and then dropped.
 public struct TokenDigitHead {
+    /// Class of a token cell with no digit centre.
     public static let none: Int32 = 10
+    /// Number of classes: the ten digits plus `none`.
     public static let classes = 11
+    /// The classifier's weight [classes, dModel] and bias [classes].
     public let weight, bias: Tensor
 
+    /// A fresh head for tokens of width `dModel` (weights ~ N(0, 0.02²), biases 0).
     public init(dModel: Int, rng: inout RNG) {
         weight = Init.normal([Self.classes, dModel], std: 0.02, rng: &rng)
         bias = .zeros([Self.classes])
@@ -48,12 +52,16 @@ public struct TokenDigitHead {
 
 /// Settings of the vision encoder's pretraining on the dense reading objective.
 public struct VisionPretrainOptions: Codable, Equatable, Sendable {
+    /// Optimizer updates, each on a batch of fresh scenes.
     public var steps: Int
+    /// Peak learning rate (cosine, 50 warm-up steps, down to a tenth).
     public var lr: Float
+    /// Scenes per update.
     public var batchSize: Int
     /// Distortions of the handwriting in its scenes (nil: drawn as written).
     public var augmentation: HandwritingAugmentation?
 
+    /// Creates options from their fields.
     public init(steps: Int = 3000, lr: Float = 3e-3, batchSize: Int = 32, augmentation: HandwritingAugmentation? = .standard) {
         self.steps = steps; self.lr = lr; self.batchSize = batchSize; self.augmentation = augmentation
     }
@@ -62,9 +70,13 @@ public struct VisionPretrainOptions: Codable, Equatable, Sendable {
 /// Where a reading probe stands: how often the head names the digit of a token cell holding one
 /// (digit recall) and how often it says `none` where there is none.
 public struct TokenReadingAccuracy: Codable, Equatable, Sendable {
+    /// Token cells holding one digit centre.
     public var digitTokens: Int
+    /// Share of those where the head names the digit, 0…1 (digit recall).
     public var digitAcc: Double
+    /// Token cells holding no digit centre.
     public var emptyTokens: Int
+    /// Share of those where the head says `none`, 0…1.
     public var emptyAcc: Double
 }
 

@@ -294,6 +294,10 @@ import Testing
             #expect(try prm.scores(items) == steps.map { $0.min()! })
             let cal = try prm.calibration(items)
             #expect(cal.bins.reduce(0) { $0 + $1.steps } == cal.steps && cal.steps > 0)
+            // NaN weights give NaN scores: calibration leaves them out instead of crashing.
+            let broken = ProcessRewardModel(model: try Fixture.policy.copy())
+            for (_, t) in broken.model.namedParameters { t.ptr[0] = .nan }
+            #expect(try broken.calibration(items).steps == 0)
         }
     }
 }
