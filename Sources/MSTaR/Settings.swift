@@ -220,151 +220,26 @@ public struct SettingError: Error, CustomStringConvertible {
 }
 
 extension EvolutionSettings {
-    /// Every setting's name, as `set NAME VALUE` takes it, in display order.
-    public static let names: [String] = [
-        "method", "interval", "prompts", "epochs", "k", "temperature", "max_tokens",
-        "lr", "batch_size", "train_epochs",
-        "selection", "select_k", "alpha", "per_prompt_cap", "dedupe", "step_check", "reading_vote",
-        "prm_aggregation", "prm_labels", "prm_rollouts", "prm_prompts", "prm_samples", "prm_epochs", "prm_lr",
-        "prompt_variation", "unlabelled_prompts", "mixin",
-        "dynamics_prompts", "dynamics_k",
-        "dynamic_temperature", "temperature_every", "temperature_min", "temperature_max", "temperature_step",
-        "temperature_criterion", "temperature_prompts",
-        "grpo_clip", "grpo_kl", "grpo_prompts_per_update",
-    ]
+    /// Every setting's name, as `set NAME VALUE` takes it, in display order (from `table`).
+    public static let names: [String] = table.map(\.name)
 
-    /// The allowed values of an enumerated setting (for help and completion).
+    /// The allowed values of an enumerated setting or a flag (for help and completion).
     public static func choices(_ name: String) -> [String]? {
-        switch name {
-        case "method": return TrainingMethod.allCases.map(\.rawValue)
-        case "selection": return SelectionRule.allCases.map(\.rawValue)
-        case "prm_aggregation": return Aggregation.allCases.map(\.rawValue)
-        case "prm_labels": return StepLabelKind.allCases.map(\.rawValue)
-        case "prompt_variation": return PromptVariation.allCases.map(\.rawValue)
-        case "temperature_criterion": return TemperatureCriterion.allCases.map(\.rawValue)
-        case "dedupe", "step_check", "reading_vote", "dynamic_temperature": return ["on", "off"]
+        switch byName[name]?.kind {
+        case .choice(let names): return names
+        case .flag: return ["on", "off"]
         default: return nil
         }
     }
 
     /// The value of setting `name`, as text.
     public func value(_ name: String) throws -> String {
-        func f(_ x: Float) -> String { formatNumber(Double(x)) }
-        func d(_ x: Double) -> String { formatNumber(x) }
-        func b(_ x: Bool) -> String { x ? "on" : "off" }
-        switch name {
-        case "method": return method.rawValue
-        case "interval": return d(interval)
-        case "prompts": return String(prompts)
-        case "epochs": return d(epochs)
-        case "k": return String(k)
-        case "temperature": return f(temperature)
-        case "max_tokens": return String(maxTokens)
-        case "lr": return f(lr)
-        case "batch_size": return String(batchSize)
-        case "train_epochs": return String(trainEpochs)
-        case "selection": return selection.rawValue
-        case "select_k": return String(selectK)
-        case "alpha": return f(alpha)
-        case "per_prompt_cap": return String(perPromptCap)
-        case "dedupe": return b(dedupe)
-        case "step_check": return b(stepCheck)
-        case "reading_vote": return b(readingVote)
-        case "prm_aggregation": return prmAggregation.rawValue
-        case "prm_labels": return prmLabels.rawValue
-        case "prm_rollouts": return String(prmRollouts)
-        case "prm_prompts": return String(prmPrompts)
-        case "prm_samples": return String(prmSamples)
-        case "prm_epochs": return String(prmEpochs)
-        case "prm_lr": return f(prmLR)
-        case "prompt_variation": return promptVariation.rawValue
-        case "unlabelled_prompts": return String(unlabelledPrompts)
-        case "mixin": return d(mixin)
-        case "dynamics_prompts": return String(dynamicsPrompts)
-        case "dynamics_k": return String(dynamicsK)
-        case "dynamic_temperature": return b(dynamicTemperature)
-        case "temperature_every": return String(temperatureEvery)
-        case "temperature_min": return f(temperatureMin)
-        case "temperature_max": return f(temperatureMax)
-        case "temperature_step": return f(temperatureStep)
-        case "temperature_criterion": return temperatureCriterion.rawValue
-        case "temperature_prompts": return String(temperaturePrompts)
-        case "grpo_clip": return f(grpoClip)
-        case "grpo_kl": return f(grpoKL)
-        case "grpo_prompts_per_update": return String(grpoPromptsPerUpdate)
-        default: throw Self.unknown(name)
-        }
+        try Self.descriptor(name).value(in: self)
     }
 
     /// Sets `name` from text; a bad name or value throws an error that says what is allowed.
     public mutating func set(_ name: String, to text: String) throws {
-        func int(_ lo: Int, _ hi: Int = .max) throws -> Int {
-            guard let v = Int(text), v >= lo, v <= hi else {
-                throw SettingError(description: "\(name) takes a whole number \(hi == .max ? "of at least \(lo)" : "from \(lo) to \(hi)"), not '\(text)'")
-            }
-            return v
-        }
-        func real(_ lo: Double, _ hi: Double, openLow: Bool = false) throws -> Double {
-            guard let v = Double(text), v.isFinite, openLow ? v > lo : v >= lo, v <= hi else {
-                throw SettingError(description: "\(name) takes a number \(openLow ? "above" : "from") \(formatNumber(lo)) \(openLow ? "up to" : "to") \(formatNumber(hi)), not '\(text)'")
-            }
-            return v
-        }
-        func choice<E: RawRepresentable & CaseIterable>(_: E.Type) throws -> E where E.RawValue == String {
-            guard let v = E(rawValue: text) else {
-                throw SettingError(description: "\(name) is one of \(E.allCases.map(\.rawValue).joined(separator: ", ")), not '\(text)'")
-            }
-            return v
-        }
-        func flag() throws -> Bool {
-            switch text.lowercased() {
-            case "on", "true", "yes", "1": return true
-            case "off", "false", "no", "0": return false
-            default: throw SettingError(description: "\(name) is on or off, not '\(text)'")
-            }
-        }
-        switch name {
-        case "method": method = try choice(TrainingMethod.self)
-        case "interval": interval = try real(0.001, 1)
-        case "prompts": prompts = try int(1, 1_000_000)
-        case "epochs": epochs = try real(0, 1000, openLow: true)
-        case "k": k = try int(1, 256)
-        case "temperature": temperature = Float(try real(0, 10))
-        case "max_tokens": maxTokens = try int(2, 64)
-        case "lr": lr = Float(try real(0, 1))
-        case "batch_size": batchSize = try int(1, 4096)
-        case "train_epochs": trainEpochs = try int(1, 100)
-        case "selection": selection = try choice(SelectionRule.self)
-        case "select_k": selectK = try int(1, 256)
-        case "alpha": alpha = Float(try real(0, 1))
-        case "per_prompt_cap": perPromptCap = try int(0, 256)
-        case "dedupe": dedupe = try flag()
-        case "step_check": stepCheck = try flag()
-        case "reading_vote": readingVote = try flag()
-        case "prm_aggregation": prmAggregation = try choice(Aggregation.self)
-        case "prm_labels": prmLabels = try choice(StepLabelKind.self)
-        case "prm_rollouts": prmRollouts = try int(1, 256)
-        case "prm_prompts": prmPrompts = try int(1, 1_000_000)
-        case "prm_samples": prmSamples = try int(1, 256)
-        case "prm_epochs": prmEpochs = try int(1, 100)
-        case "prm_lr": prmLR = Float(try real(0, 1))
-        case "prompt_variation": promptVariation = try choice(PromptVariation.self)
-        case "unlabelled_prompts": unlabelledPrompts = try int(0, 1_000_000)
-        case "mixin": mixin = try real(0, 1)
-        case "dynamics_prompts": dynamicsPrompts = try int(1, 1_000_000)
-        case "dynamics_k": dynamicsK = try int(2, 256)
-        case "dynamic_temperature": dynamicTemperature = try flag()
-        case "temperature_every": temperatureEvery = try int(1, 1_000_000)
-        case "temperature_min": temperatureMin = Float(try real(0, 10))
-        case "temperature_max": temperatureMax = Float(try real(0, 10))
-        case "temperature_step": temperatureStep = Float(try real(0.001, 10))
-        case "temperature_criterion": temperatureCriterion = try choice(TemperatureCriterion.self)
-        case "temperature_prompts": temperaturePrompts = try int(1, 1_000_000)
-        case "grpo_clip": grpoClip = Float(try real(0, 10))
-        case "grpo_kl": grpoKL = Float(try real(0, 100))
-        case "grpo_prompts_per_update": grpoPromptsPerUpdate = try int(1, 1_000_000)
-        default: throw Self.unknown(name)
-        }
+        try Self.descriptor(name).set(text, in: &self)
     }
 
     /// Checks settings read from a file (a saved run's evolution.json) as `set` would have: each value

@@ -16,54 +16,6 @@ public enum EngineCommands {
     /// The last PRM trained in the session and the policy it was trained from.
     struct SharedPRM { var prm: ProcessRewardModel; var report: PRMTrainReport?; var source: String? }
 
-    static let doubleSettings: Set<String> = [
-        "interval", "epochs", "temperature", "lr", "alpha", "prm_lr", "mixin",
-        "temperature_min", "temperature_max", "temperature_step", "grpo_clip", "grpo_kl",
-    ]
-    static let boolSettings: Set<String> = ["dedupe", "step_check", "reading_vote", "dynamic_temperature"]
-
-    static let summaries: [String: String] = [
-        "method": "training method: iterative-rft, rest-em, continuous, sft, grpo",
-        "interval": "fraction of the prompt set per iteration (continuous, sft, grpo)",
-        "prompts": "labelled prompts in the prompt set",
-        "epochs": "passes over the prompt set in a whole run (evolve with no count runs them)",
-        "k": "samples per prompt",
-        "temperature": "sampling temperature (the start when dynamic_temperature is on)",
-        "max_tokens": "most tokens per response",
-        "lr": "learning rate of training on the selection",
-        "batch_size": "sequences per training batch",
-        "train_epochs": "passes over each iteration's selected responses",
-        "selection": "which correct responses are kept: all-correct, random, prm-threshold, prm-top, oracle-steps (analysis)",
-        "select_k": "k of random-k and PRM top-k",
-        "alpha": "PRM score threshold of prm-threshold",
-        "per_prompt_cap": "most responses kept per prompt (0: no cap)",
-        "dedupe": "count identical responses of a prompt once",
-        "step_check": "reward only right answers whose steps hold on their own reading (no scene needed)",
-        "reading_vote": "reward only right answers that read the scene as most of the prompt's samples do",
-        "prm_aggregation": "step scores to one process score: min, mean, last",
-        "prm_labels": "Monte-Carlo step labels: hard (any rollout right) or soft (share right)",
-        "prm_rollouts": "rollouts N from each step prefix for PRM labels",
-        "prm_prompts": "labelled prompts (outside the prompt set) labelled for PRM training",
-        "prm_samples": "responses sampled per PRM training prompt",
-        "prm_epochs": "PRM training epochs",
-        "prm_lr": "PRM learning rate",
-        "prompt_variation": "labelled only, or plus unlabelled by majority, prm-vote or oracle labels",
-        "unlabelled_prompts": "unlabelled prompts available when prompt_variation adds them",
-        "mixin": "T_mixin: fraction of the run after which unlabelled prompts join",
-        "dynamics_prompts": "validation prompts the dynamics monitor uses each iteration",
-        "dynamics_k": "K of Pass@K and majority@K in the dynamics",
-        "dynamic_temperature": "re-choose the temperature on validation every temperature_every iterations",
-        "temperature_every": "iterations between temperature searches",
-        "temperature_min": "lowest candidate temperature",
-        "temperature_max": "highest candidate temperature",
-        "temperature_step": "step between candidate temperatures",
-        "temperature_criterion": "what the search maximises: reward-pass@2 or pass@k",
-        "temperature_prompts": "validation prompts used to compare temperatures",
-        "grpo_clip": "GRPO ratio clip epsilon",
-        "grpo_kl": "GRPO KL penalty beta to the initial policy (0: none)",
-        "grpo_prompts_per_update": "prompts per GRPO update",
-    ]
-
     static let metrics: [(String, String, String)] = [
         ("pass_gap", "Pass@K - greedy", "room left for self-evolution"),
         ("prm_best_of_k", "PRM best-of-K", "the response with the best PRM score is correct"),
@@ -84,22 +36,20 @@ public enum EngineCommands {
             summary: "portable: the engine's kernels, the same bits on every CPU; openblas: OpenBLAS, bits of this CPU",
             pinned: true, onChange: { v, _ in Numerics.mode = NumericsMode(rawValue: v.plain) ?? .portable }))
         Numerics.mode = .portable
+        // The method's settings come from the engine's table: type, range, default and summary.
         let defaults = EvolutionSettings()
-        for name in EvolutionSettings.names {
-            let text = try! defaults.value(name)
+        for d in EvolutionSettings.table {
+            let name = d.name, text = d.value(in: defaults)
             let type: ValueType, value: Value
-            if let choices = EvolutionSettings.choices(name), !boolSettings.contains(name) {
-                type = .choice(choices); value = .string(text)
-            } else if boolSettings.contains(name) {
-                type = .bool; value = .bool(text == "on")
-            } else if doubleSettings.contains(name) {
-                type = .double; value = .double(Double(text)!)
-            } else {
-                type = .int; value = .int(Int(text)!)
+            switch d.kind {
+            case .choice(let names): type = .choice(names); value = .string(text)
+            case .flag: type = .bool; value = .bool(text == "on")
+            case .real: type = .double; value = .double(Double(text)!)
+            case .int: type = .int; value = .int(Int(text)!)
             }
-            session.register(setting: SettingSpec(name, type, default: value, summary: summaries[name] ?? name, validate: { v in
+            session.register(setting: SettingSpec(name, type, default: value, summary: d.summary, validate: { v in
                 var probe = EvolutionSettings()
-                do { try probe.set(name, to: v.plain); return nil } catch {
+                do { try d.set(v.plain, in: &probe); return nil } catch {
                     // The engine's message names the setting and the text; the session adds both itself.
                     var m = "\(error)"
                     if m.hasPrefix(name + " ") { m.removeFirst(name.count + 1) }
