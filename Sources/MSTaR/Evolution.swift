@@ -355,15 +355,13 @@ public final class Evolution {
                 }
             }
             b += s.grpoPromptsPerUpdate
-            opt.zeroGrad()
-            let (loss, n) = try objective.loss(policy: policy, reference: s.grpoKL > 0 ? initialPolicy : nil,
-                                               sequences: seqs, oldLogProbs: old, advantages: adv)
-            last = loss.item
-            guard last.isFinite else { opt.zeroGrad(); throw NonFiniteLoss(step: opt.step, loss: last, gradNorm: .nan) }
-            try loss.backward()
-            _ = clipGradNorm(opt.params, maxNorm: 1)
-            opt.update(lr: s.lr)
-            opt.zeroGrad()
+            var n = 0
+            last = try opt.safeUpdate(lr: s.lr, clip: 1) { _ in
+                let (loss, count) = try objective.loss(policy: policy, reference: s.grpoKL > 0 ? initialPolicy : nil,
+                                                       sequences: seqs, oldLogProbs: old, advantages: adv)
+                n = count
+                return loss
+            }.loss
             updates += 1; tokens += n; sum += last
         }
         return TrainReport(steps: updates, sequences: groups.count * s.k, tokens: tokens,

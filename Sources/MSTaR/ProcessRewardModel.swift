@@ -283,15 +283,10 @@ public final class ProcessRewardModel {
                 for (i, ps) in positions.enumerated() {
                     for (j, p) in ps.enumerated() { labels[p] = data[b[i]].labels[j]; weights[p] = 1 }
                 }
-                optimizer.zeroGrad()
-                let h = try prm.model.hidden(images: batch.images, tokens: batch.tokens, batch: batch.batch, length: batch.length)
-                let loss = try binaryCrossEntropy(logits: try prm.model.scores(h), labels: labels, weights: weights)
-                last = loss.item
-                guard last.isFinite else { throw NonFiniteLoss(step: updates, loss: last, gradNorm: .nan) }
-                try loss.backward()
-                _ = clipGradNorm(params, maxNorm: 1)
-                optimizer.update(lr: lr)
-                optimizer.zeroGrad()
+                last = try optimizer.safeUpdate(lr: lr, clip: 1) { _ in
+                    let h = try prm.model.hidden(images: batch.images, tokens: batch.tokens, batch: batch.batch, length: batch.length)
+                    return try binaryCrossEntropy(logits: try prm.model.scores(h), labels: labels, weights: weights)
+                }.loss
                 sum += last; updates += 1
                 let elapsed = Date().timeIntervalSince(start)
                 progress?(TrainProgress(step: updates, totalSteps: total, loss: last, tokensPerSecond: 0, elapsed: elapsed))

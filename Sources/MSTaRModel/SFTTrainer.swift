@@ -43,26 +43,6 @@ public struct TrainReport: Sendable, Codable, Equatable {
     }
 }
 
-/// Raised when a non-finite loss or gradient stops training; the model and optimizer are back in
-/// the state before that update.
-public struct NonFiniteLoss: Error, CustomStringConvertible {
-    /// Optimizer updates taken before the one that failed.
-    public var step: Int
-    /// Loss of the failed update.
-    public var loss: Float
-    /// Global gradient norm of the failed update (NaN when it was not reached).
-    public var gradNorm: Float
-
-    /// Creates the error from its fields.
-    public init(step: Int, loss: Float, gradNorm: Float) { self.step = step; self.loss = loss; self.gradNorm = gradNorm }
-
-    /// What went non-finite, at which step, and that the last good state is back.
-    public var description: String {
-        let what = !loss.isFinite ? "loss \(loss)" : !gradNorm.isFinite ? "gradient norm \(gradNorm)" : "parameters after the update"
-        return "training stopped at step \(step): non-finite \(what); restored the last good state (lower the learning rate or check the data)"
-    }
-}
-
 /// Supervised fine-tuning of the policy on (scene, prompt, response) with loss on response tokens
 /// only: length-bucketed batches, gradient accumulation, AdamW, clipping and a schedule.
 public final class SFTTrainer {
@@ -123,36 +103,10 @@ public final class SFTTrainer {
 
     /// One optimizer update from the summed gradients of `batches`; returns the mean loss.
     /// A non-finite loss, gradient or updated parameter leaves the model and optimizer as they were
-    /// before this update and throws `NonFiniteLoss`.
+    /// before this update and throws `NonFiniteLoss` (`AdamW.safeUpdate`).
     @discardableResult
     public func update(_ batches: [SequenceBatch]) throws -> Float {
-        optimizer.zeroGrad()
-        var total: Float = 0
-        for batch in batches {
-            let l = try loss(batch)
-            let value = l.item
-            guard value.isFinite else {
-                optimizer.zeroGrad()
-                throw NonFiniteLoss(step: step, loss: value, gradNorm: .nan)
-            }
-            // Average over the accumulated batches.
-            try scale(l, 1 / Float(batches.count)).backward()
-            total += value
-        }
-        let norm = clipGradNorm(optimizer.params, maxNorm: options.clip)
-        guard norm.isFinite else {
-            optimizer.zeroGrad()
-            throw NonFiniteLoss(step: step, loss: total / Float(batches.count), gradNorm: norm)
-        }
-        // An update can still overflow; keep the state from before it to fall back to.
-        optimizer.saveBackup()
-        optimizer.update(lr: options.schedule.lr(at: step))
-        optimizer.zeroGrad()
-        guard optimizer.parametersAreFinite else {
-            optimizer.restoreBackup()
-            throw NonFiniteLoss(step: step, loss: total / Float(batches.count), gradNorm: norm)
-        }
-        return total / Float(batches.count)
+        try optimizer.safeUpdate(lr: options.schedule.lr(at: step), clip: options.clip, parts: batches.count) { try loss(batches[$0]) }.loss
     }
 
     /// Trains on `sequences` for `epochs` passes in length-bucketed batches, reporting progress

@@ -115,13 +115,9 @@ public func pretrainVision(_ model: VisionLanguageModel, suite: TaskSuite, optio
     for step in 0..<options.steps {
         let drawn = (0..<options.batchSize).map { visionScene(scenes, step * options.batchSize + $0) }
         let labels = drawn.flatMap { tokenDigitLabels($0.placements, config: model.config) }
-        optimizer.zeroGrad()
-        let loss = try crossEntropy(try head.logits(model, images: imageBatch(drawn.map(\.image), config: model.config)), labels)
-        last = loss.item
-        guard last.isFinite else { throw NonFiniteLoss(step: step, loss: last, gradNorm: .nan) }
-        try loss.backward()
-        _ = clipGradNorm(params, maxNorm: 1)
-        optimizer.update(lr: schedule.lr(at: step))
+        last = try optimizer.safeUpdate(lr: schedule.lr(at: step), clip: 1) { _ in
+            try crossEntropy(try head.logits(model, images: imageBatch(drawn.map(\.image), config: model.config)), labels)
+        }.loss
         sumLoss += last
         tokens += labels.count
         let elapsed = Date().timeIntervalSince(start)

@@ -40,6 +40,19 @@ import Testing
         #expect(suite.laidOutExample(.text, index: 0).placements.isEmpty)
     }
 
+    /// A non-finite update (a NaN learning rate) is undone and stops the phase with `NonFiniteLoss`.
+    @Test func aNonFiniteUpdateStopsPretrainingAndKeepsTheEncoder() throws {
+        let suite = try TaskSuite(seed: 3, sizes: SplitSizes(captions: 8, text: 8, seed: 8, labelled: 8, unlabelled: 8, validation: 16, test: 8, ood: 8),
+                                  bank: try DigitBank.load())
+        var rng = RNG(seed: 1)
+        let model = try VisionLanguageModel(Self.smallModel(), rng: &rng)
+        let before = model.namedParameters.map { $0.1.array }
+        #expect(throws: NonFiniteLoss.self) {
+            _ = try pretrainVision(model, suite: suite, options: VisionPretrainOptions(steps: 3, lr: .nan, batchSize: 4), seed: 4)
+        }
+        #expect(model.namedParameters.map { $0.1.array } == before)
+    }
+
     @Test func pretrainingLowersTheLossAndRepeatsToTheByte() throws {
         let suite = try TaskSuite(seed: 3, sizes: SplitSizes(captions: 8, text: 8, seed: 8, labelled: 8, unlabelled: 8, validation: 16, test: 8, ood: 8),
                                   bank: try DigitBank.load())

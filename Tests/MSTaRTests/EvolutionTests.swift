@@ -342,3 +342,37 @@ import Testing
         #expect(Set(RandomStream.allCases.map(\.rawValue)).count == RandomStream.allCases.count)
     }
 }
+
+/// Every objective trains through `AdamW.safeUpdate`: an update that would make the weights
+/// non-finite (here a NaN learning rate) is undone and stops training with `NonFiniteLoss`.
+@Suite struct NonFiniteUpdateTests {
+    @Test(arguments: [Recipe.continuous, .grpo, .sft, .restEM])
+    func aStepWhoseUpdateGoesNonFiniteStopsAndLeavesThePolicy(recipe: Recipe) throws {
+        try Runtime.withThreads(1) {
+            var s = Fixture.settings(recipe)
+            s.lr = .nan
+            let run = try Evolution(suite: Fixture.suite, policy: Fixture.policy, settings: s, seed: 3)
+            let before = Fixture.weights(run.policy)
+            do {
+                try run.step()
+                Issue.record("\(recipe.rawValue): a NaN update was accepted")
+            } catch let e as NonFiniteLoss {
+                #expect(e.description.contains("restored"))
+            }
+            #expect(Fixture.weights(run.policy) == before && run.iteration == 0)
+        }
+    }
+
+    @Test func prmTrainingStopsOnANonFiniteUpdate() throws {
+        try Runtime.withThreads(1) {
+            let examples = Array(Fixture.suite.examples(.labelled).prefix(4))
+            let (data, _) = try ProcessRewardModel.monteCarloLabels(
+                policy: Fixture.policy, examples: examples, samples: 2, rollouts: 2, kind: .soft, maxTokens: 16, seed: 7)
+            let before = Fixture.weights(Fixture.policy)
+            #expect(throws: NonFiniteLoss.self) {
+                _ = try ProcessRewardModel.train(from: Fixture.policy, data: data, epochs: 1, lr: .nan, batchSize: 4, aggregation: .min, seed: 1)
+            }
+            #expect(Fixture.weights(Fixture.policy) == before, "the PRM trains a copy")
+        }
+    }
+}
