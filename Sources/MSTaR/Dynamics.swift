@@ -113,7 +113,19 @@ public func measureDynamics(
     greedy: Bool = true, seed: UInt64, maxTokens: Int = 48, tokenizer: Tokenizer = .standard,
     shouldStop: (() -> Bool)? = nil
 ) throws -> DynamicsMetrics {
-    let sampler = Sampler(model: policy, eos: tokenizer.eos)
+    try measureDynamics(generator: Sampler(model: policy, eos: tokenizer.eos), scorer: prm, aggregation: prm?.aggregation ?? .min,
+                        examples: examples, k: k, temperature: temperature, greedy: greedy, seed: seed, maxTokens: maxTokens,
+                        tokenizer: tokenizer, shouldStop: shouldStop)
+}
+
+/// The dynamics from any generator and step scorer (the seam a served model plugs into): `k`
+/// samples per example at `temperature`, ranked by the scorer's steps aggregated by `aggregation`
+/// when there is a scorer, else by answer votes.
+public func measureDynamics(
+    generator sampler: any ResponseGenerator, scorer prm: (any StepScorer)?, aggregation: Aggregation, examples: [Example],
+    k: Int, temperature: Float, greedy: Bool = true, seed: UInt64, maxTokens: Int = 48, tokenizer: Tokenizer = .standard,
+    shouldStop: (() -> Bool)? = nil
+) throws -> DynamicsMetrics {
     let prompts = try examples.enumerated().map { i, e in
         try SamplePrompt(e, stream: UInt64(i), tokenizer: tokenizer)
     }
@@ -129,7 +141,7 @@ public func measureDynamics(
     let answers = drawn.map { $0.map { AnswerExtractor.extract(ids: $0.tokens, tokenizer: tokenizer) } }
     var prmScores: [[Float]]?
     if let prm {
-        let flat = try prm.scores(zip(examples, drawn).flatMap { e, rs in rs.map { (e, $0.tokens) } })
+        let flat = try prm.stepScores(zip(examples, drawn).flatMap { e, rs in rs.map { (e, $0.tokens) } }).map { aggregation.apply($0) }
         prmScores = (0..<examples.count).map { Array(flat[($0 * k)..<(($0 + 1) * k)]) }
     }
     let stepsCorrect = zip(examples, drawn).map { e, rs in

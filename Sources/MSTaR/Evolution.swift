@@ -21,6 +21,16 @@ public final class Evolution {
     public let policy: VisionLanguageModel
     /// π0: where ReST-EM restarts and what GRPO's KL refers to.
     public let initialPolicy: VisionLanguageModel
+    /// How the run samples from a policy: the step's samples, the temperature search, the dynamics
+    /// and the PRM's Monte-Carlo labels all go through the generator it returns (the seam a served
+    /// model plugs into). Nil: the engine's own `Sampler`.
+    public var generatorFactory: ((VisionLanguageModel) -> any ResponseGenerator)?
+
+    /// The generator for `model` (the current policy unless said).
+    func generator(for model: VisionLanguageModel? = nil) -> any ResponseGenerator {
+        let m = model ?? policy
+        return generatorFactory?(m) ?? Sampler(model: m, eos: tokenizer.eos)
+    }
     /// The process reward model once trained (`trainPRM`) or given (`usePRM`); nil before.
     public internal(set) var prm: ProcessRewardModel?
     /// What training the PRM did (nil when none was trained or a given PRM came without a report).
@@ -103,7 +113,7 @@ public final class Evolution {
         let examples = (0..<settings.prmPrompts).map { labelled[(settings.prompts + $0) % labelled.count] }
         progress?("prm labels", nil)
         let (data, rollouts) = try ProcessRewardModel.monteCarloLabels(
-            policy: initialPolicy, examples: examples, samples: settings.prmSamples, rollouts: settings.prmRollouts,
+            generator: generator(for: initialPolicy), examples: examples, samples: settings.prmSamples, rollouts: settings.prmRollouts,
             kind: settings.prmLabels, temperature: 1, maxTokens: settings.maxTokens, seed: derivedSeed(.prmLabels, iteration: 0),
             tokenizer: tokenizer, shouldStop: shouldStop)
         let (model, report) = try ProcessRewardModel.train(
@@ -133,7 +143,7 @@ public final class Evolution {
         let examples = Array(pool(.validation).prefix(settings.temperaturePrompts))
         var candidates: [TemperatureSearch.Candidate] = []
         for t in settings.candidateTemperatures {
-            let m = try measureDynamics(policy: policy, prm: prm, examples: examples, k: settings.dynamicsK, temperature: t,
+            let m = try measureDynamics(generator: generator(), scorer: prm, aggregation: prm?.aggregation ?? .min, examples: examples, k: settings.dynamicsK, temperature: t,
                                         greedy: false, seed: derivedSeed(.temperatureSearch, iteration: iteration), maxTokens: settings.maxTokens,
                                         tokenizer: tokenizer, shouldStop: shouldStop)
             candidates.append(.init(temperature: t, rewardPassAt2: m.rewardPassAt2, passAtK: m.passAtK))
@@ -201,7 +211,7 @@ public final class Evolution {
             // Sample.
             let prompts = try chosen.map { e, _, stream in try SamplePrompt(e, stream: stream, tokenizer: tokenizer) }
             let drawn: [[Rollout]] = try timed(\.sample, "sample") {
-                let r = try Sampler(model: policy, eos: tokenizer.eos).generate(
+                let r = try generator().generate(
                     prompts, k: s.k, options: SamplingOptions(temperature: t, maxTokens: s.maxTokens),
                     seed: derivedSeed(.sampling, iteration: iteration), shouldStop: shouldStop)
                 guard r.count == prompts.count else { throw EvolutionInterrupted() }
@@ -266,7 +276,7 @@ public final class Evolution {
         let dynamics: DynamicsMetrics
         do {
             dynamics = try timed(\.dynamics, "dynamics") {
-                try measureDynamics(policy: policy, prm: prm, examples: validationSet, k: s.dynamicsK, temperature: t,
+                try measureDynamics(generator: generator(), scorer: prm, aggregation: prm?.aggregation ?? .min, examples: validationSet, k: s.dynamicsK, temperature: t,
                                     seed: derivedSeed(.dynamics, iteration: 0), maxTokens: s.maxTokens, tokenizer: tokenizer,
                                     shouldStop: shouldStop)
             }

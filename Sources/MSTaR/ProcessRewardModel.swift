@@ -214,7 +214,19 @@ public final class ProcessRewardModel {
         temperature: Float = 1, maxTokens: Int = 48, seed: UInt64, tokenizer: Tokenizer = .standard,
         shouldStop: (() -> Bool)? = nil
     ) throws -> (responses: [StepLabelledResponse], rollouts: Int) {
-        let sampler = Sampler(model: policy, eos: tokenizer.eos)
+        try monteCarloLabels(generator: Sampler(model: policy, eos: tokenizer.eos), examples: examples, samples: samples,
+                             rollouts: rollouts, kind: kind, temperature: temperature, maxTokens: maxTokens, seed: seed,
+                             tokenizer: tokenizer, shouldStop: shouldStop)
+    }
+
+    /// Monte-Carlo step labels with responses and rollouts from any generator (the seam a served
+    /// model plugs into): `samples` responses per example, each step labelled by `rollouts`
+    /// completions from the prefix that ends with it.
+    public static func monteCarloLabels(
+        generator sampler: any ResponseGenerator, examples: [Example], samples: Int, rollouts: Int, kind: StepLabelKind,
+        temperature: Float = 1, maxTokens: Int = 48, seed: UInt64, tokenizer: Tokenizer = .standard,
+        shouldStop: (() -> Bool)? = nil
+    ) throws -> (responses: [StepLabelledResponse], rollouts: Int) {
         let options = SamplingOptions(temperature: temperature, maxTokens: maxTokens)
         let prompts = try examples.enumerated().map { i, e in
             try SamplePrompt(e, stream: UInt64(i), tokenizer: tokenizer)
@@ -341,4 +353,11 @@ public struct EvolutionInterrupted: Error, CustomStringConvertible {
     public init() {}
     /// The message shown when a phase is interrupted.
     public var description: String { "interrupted; the run is as it was before this step" }
+}
+
+extension ProcessRewardModel: StepScorer {
+    /// Step scores in batches of 64 (the `StepScorer` requirement).
+    public func stepScores(_ items: [(example: Example, tokens: [Int])]) throws -> [[Float]] {
+        try stepScores(items, batchSize: 64)
+    }
 }
