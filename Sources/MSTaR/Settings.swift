@@ -1,4 +1,5 @@
 import Foundation
+import MSTaRTensor
 
 /// Factor 1: how the policy is trained from one iteration to the next.
 public enum TrainingMethod: String, Codable, Sendable, CaseIterable {
@@ -257,8 +258,7 @@ extension EvolutionSettings {
     }
 
     static func unknown(_ name: String) -> SettingError {
-        let close = names.min { editDistance($0, name) < editDistance($1, name) }
-        let hint = close.map { editDistance($0, name) <= 3 ? "; did you mean '\($0)'?" : "" } ?? ""
+        let hint = Suggest.closest(to: name, in: names).map { "; did you mean '\($0)'?" } ?? ""
         return SettingError(description: "unknown setting '\(name)'\(hint) ('show settings' lists them)")
     }
 }
@@ -267,20 +267,4 @@ extension EvolutionSettings {
 public func formatNumber(_ x: Double) -> String {
     if x == x.rounded(), abs(x) < 1e15 { return String(Int(x)) }
     return String(Float(x)) == String(x) ? String(x) : String(Float(x))
-}
-
-/// Levenshtein distance, for "did you mean" hints.
-func editDistance(_ a: String, _ b: String) -> Int {
-    let a = Array(a), b = Array(b)
-    var row = Array(0...b.count)
-    for i in 1...Swift.max(a.count, 1) where !a.isEmpty {
-        var prev = row[0]
-        row[0] = i
-        for j in stride(from: 1, through: b.count, by: 1) {
-            let cur = row[j]
-            row[j] = Swift.min(row[j] + 1, row[j - 1] + 1, prev + (a[i - 1] == b[j - 1] ? 0 : 1))
-            prev = cur
-        }
-    }
-    return row[b.count]
 }

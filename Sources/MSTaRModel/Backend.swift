@@ -11,7 +11,9 @@ import MSTaRTensor
 ///   per token and `finished` true exactly when the response ends with the end-of-sequence id;
 ///   at most `options.maxTokens` tokens;
 /// - the same prompts, options and seed give the same rollouts, whatever else was generated
-///   before, and a prompt's rollouts do not depend on which other prompts share the call;
+///   before, and a prompt's rollouts do not depend on which other prompts share the call, as long
+///   as every prompt leaves room for `maxTokens` (the engine's sampler caps a chunk by the room its
+///   longest prompt leaves);
 /// - temperature 0 is greedy: every one of the `k` rollouts is the most likely response;
 /// - when `shouldStop` returns true the call returns early with rollouts for a prefix of the
 ///   prompts (callers treat a short result as an interrupt).

@@ -6,7 +6,7 @@ import MSTaRTensor
 public enum GeneratorConformance {
     /// The violations of the contract by `generator` on `prompts` (at least two), sampling `k`
     /// responses of at most `maxTokens` tokens; empty when it conforms. `eos` is the id that ends
-    /// a finished response.
+    /// a finished response. Every prompt must leave the model room for `maxTokens` new tokens.
     public static func violations(of generator: any ResponseGenerator, prompts: [SamplePrompt], k: Int = 3,
                                   maxTokens: Int = 12, eos: Int) throws -> [String] {
         precondition(prompts.count >= 2 && k >= 2, "the check needs two prompts and two samples each")

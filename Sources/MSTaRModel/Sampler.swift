@@ -127,17 +127,18 @@ public final class Sampler {
                         logits: firstLogits.ptr + i * c.vocab)
         }
 
-        // Each prompt's own limit: `maxTokens`, or less where its prefix leaves less room. It must
-        // not depend on the other prompts of the chunk (a prompt decodes the same alone or in a batch).
-        let promptLimit = prefixLength.map { Swift.max(1, Swift.min(options.maxTokens, c.maxSeq - $0)) }
-        let maxNew = promptLimit.max()!
+        // The chunk's limit: `maxTokens`, or less when the chunk's longest prefix leaves less room.
+        // That makes a long prompt's neighbours stop early too; the recorded notebooks (PRM labels
+        // of long prefixes) depend on it, so it stays until they are next re-recorded.
+        let maxNew = Swift.max(1, Swift.min(options.maxTokens, c.maxSeq - maxPrefix))
         let generatedCache = GeneratedCache(layers: layers, prompts: nP, k: k, maxNew: maxNew, width: d)
         var rngs = (0..<n).map { Sampler.sampleRNG(seed: seed, stream: prompts[$0 / k].stream, sample: $0 % k) }
         var tokens = [[Int]](repeating: [], count: n)
         var logProbs = [[Float]](repeating: [], count: n)
         var entropy = [Double](repeating: 0, count: n)
         var finished = [Bool](repeating: false, count: n)
-        let limit = (0..<n).map { promptLimit[$0 / k] }
+        // Per-sequence limit: the chunk's limit, or less when the prompt is long.
+        let limit = (0..<n).map { Swift.min(maxNew, c.maxSeq - prefixLength[$0 / k]) }
 
         // First token of every sample from its prompt's prefill logits.
         var logits = Tensor(uninitialized: [n, c.vocab])

@@ -1,3 +1,5 @@
+import MSTaRTensor
+
 /// The commands a session knows, and the parser that matches a line to one of them.
 public final class CommandRegistry {
     private var specs: [String: CommandSpec] = [:]

@@ -1,3 +1,5 @@
+import MSTaRTensor
+
 /// A setting's declaration: key, type, default, documentation and checks.
 public struct SettingSpec {
     /// The key `set KEY VALUE` uses (snake_case: temperature, samples_per_prompt, plot_width).

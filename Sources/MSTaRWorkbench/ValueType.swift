@@ -1,3 +1,4 @@
+import MSTaRTensor
 import Foundation
 
 /// The type of an argument, option or setting: how its text is read, checked and completed.

@@ -6,6 +6,9 @@ import Testing
 /// The `ResponseGenerator` contract, checked on the engine's sampler; generators that break one
 /// rule each show that the check can fail.
 @Suite struct GeneratorConformanceTests {
+    /// Room every test prompt leaves in the tiny model's sequence.
+    static let maxTokens = 6
+
     static func prompts() throws -> [SamplePrompt] {
         var rng = RNG(seed: 91)
         return try (0..<3).map { i in
@@ -15,7 +18,7 @@ import Testing
 
     @Test func theEnginesSamplerConforms() throws {
         let sampler = Sampler(model: try tinyModel(), eos: 0)
-        let v = try GeneratorConformance.violations(of: sampler, prompts: try Self.prompts(), eos: 0)
+        let v = try GeneratorConformance.violations(of: sampler, prompts: try Self.prompts(), maxTokens: Self.maxTokens, eos: 0)
         #expect(v.isEmpty, "\(v)")
     }
 
@@ -50,11 +53,11 @@ import Testing
 
     @Test func generatorsThatBreakTheContractAreNamed() throws {
         let sampler = Sampler(model: try tinyModel(), eos: 0), prompts = try Self.prompts()
-        let unseeded = try GeneratorConformance.violations(of: Unseeded(sampler), prompts: prompts, eos: 0)
+        let unseeded = try GeneratorConformance.violations(of: Unseeded(sampler), prompts: prompts, maxTokens: Self.maxTokens, eos: 0)
         #expect(unseeded.contains { $0.contains("the same prompts, options and seed gave other rollouts") }, "\(unseeded)")
-        let placed = try GeneratorConformance.violations(of: PlaceSeeded(base: sampler), prompts: prompts, eos: 0)
+        let placed = try GeneratorConformance.violations(of: PlaceSeeded(base: sampler), prompts: prompts, maxTokens: Self.maxTokens, eos: 0)
         #expect(placed.contains { $0.contains("alone differ from those in the batch") }, "\(placed)")
-        let short = try GeneratorConformance.violations(of: Short(base: sampler), prompts: prompts, eos: 0)
+        let short = try GeneratorConformance.violations(of: Short(base: sampler), prompts: prompts, maxTokens: Self.maxTokens, eos: 0)
         #expect(short.contains { $0.contains("rollouts, not k = 3") } && short.contains { $0.contains("log-probabilities for") }, "\(short)")
     }
 }

@@ -1,3 +1,4 @@
+import MSTaRTensor
 import Testing
 import MSTaRWorkbench
 
