@@ -2,29 +2,26 @@ import Foundation
 import MSTaRTasks
 
 /// `data generate`, `data show`, `data export`: the task suite (MSTaRTasks) at the prompt.
-/// The suite lives in `session.values["suite"]`; commands that need one build the default
+/// The suite lives in the session's engine state; commands that need one build the default
 /// (session seed, standard sizes) when none was generated.
 public enum DataCommands {
-    /// The name of the suite in `Session.values`.
-    public static let suiteKey = "suite"
-
     /// The session's task suite, building the default one if none was generated.
     public static func suite(_ session: Session) throws -> TaskSuite {
-        if let s = session.values[suiteKey] as? TaskSuite { return s }
+        if let s = session.engine.suite { return s }
         let s = try TaskSuite(seed: session.seed, bank: try bank(session, path: nil))
-        session.values[suiteKey] = s
+        session.engine.suite = s
         return s
     }
 
     /// A dataset loaded with `data load FILE --as NAME`.
     public static func dataset(_ session: Session, _ name: String) -> [Example]? {
-        session.values["dataset." + name] as? [Example]
+        session.engine.datasets[name]
     }
 
     static func bank(_ session: Session, path: String?) throws -> DigitBank {
-        if path == nil, let b = session.values["digits"] as? DigitBank { return b }
+        if path == nil, let b = session.engine.digits { return b }
         let b = try DigitBank.load(path: path.map(session.inputPath))
-        if path == nil { session.values["digits"] = b }
+        if path == nil { session.engine.digits = b }
         return b
     }
 
@@ -48,7 +45,7 @@ public enum DataCommands {
             for split in SplitName.allCases { sizes[split] = max(1, Int((Double(sizes[split]) * fraction).rounded())) }
             let bank = try bank(s, path: cmd.optionalString("digits"))
             let suite = try TaskSuite(seed: UInt64(cmd.int("seed")), sizes: sizes, bank: bank)
-            s.values[suiteKey] = suite
+            s.engine.suite = suite
             let counts = SplitName.allCases.map { "\($0.rawValue) \(sizes[$0])" }.joined(separator: ", ")
             let pools = HandwritingPool.allCases.map { "\($0.rawValue) \(suite.handwriting.allImages(in: $0).count)" }
             return CommandOutput(lines: [
@@ -65,7 +62,7 @@ public enum DataCommands {
         ) { cmd, s in
             let file = cmd.string("file")
             let imported = try JSONL.read(s.inputPath(file))
-            s.values["dataset." + cmd.string("as")] = imported.examples
+            s.engine.datasets[cmd.string("as")] = imported.examples
             var byFamily = [Family: Int]()
             for e in imported.examples { byFamily[e.family, default: 0] += 1 }
             let counts = Family.allCases.map { "\($0.rawValue) \(byFamily[$0] ?? 0)" }.joined(separator: ", ")

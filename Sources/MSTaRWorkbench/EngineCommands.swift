@@ -10,11 +10,6 @@ import MSTaRTensor
 /// The session's settings are the source of truth for the method: each step reads them, so `set`
 /// between steps changes the run from the next step on.
 public enum EngineCommands {
-    static let policyKey = "policy", policySourceKey = "policy.source", evolutionKey = "evolution"
-    static let evalKey = "eval.last", calibrationKey = "prm.calibration", prmKey = "prm.shared"
-
-    /// The last PRM trained in the session and the policy it was trained from.
-    struct SharedPRM { var prm: ProcessRewardModel; var report: PRMTrainReport?; var source: String? }
 
     static let metrics: [(String, String, String)] = [
         ("pass_gap", "Pass@K - greedy", "room left for self-evolution"),
@@ -72,20 +67,19 @@ public enum EngineCommands {
     /// Refuses a temperature_min above temperature_max (or the reverse) as the `set` that made it;
     /// recipes and saved runs, which set both, are checked once all their settings are in.
     static func checkTemperatureRange(_: Value, _ s: Session) throws {
-        guard s.values[applyingKey] == nil else { return }
+        guard !s.engine.applyingSettings else { return }
         let (lo, hi) = (s.settings.double("temperature_min"), s.settings.double("temperature_max"))
         if lo > hi {
             throw WorkbenchError("temperature_min \(formatNumber(lo)) would be above temperature_max \(formatNumber(hi)); set the other one first")
         }
     }
-    static let applyingKey = "settings.applying"
     static var temperatureRangeCheck: ((Value, Session) throws -> Void)? { { v, s in try checkTemperatureRange(v, s) } }
 
     /// Makes every method setting of `settings` the session's, as one change.
     static func apply(_ settings: EvolutionSettings, _ s: Session) throws {
         try settings.validate()
-        s.values[applyingKey] = true
-        defer { s.values[applyingKey] = nil }
+        s.engine.applyingSettings = true
+        defer { s.engine.applyingSettings = false }
         for name in EvolutionSettings.names { _ = try s.set(name, text: try settings.value(name)) }
     }
 
@@ -100,25 +94,25 @@ public enum EngineCommands {
 
     /// The policy commands act on: the run's when a run exists, else the loaded one.
     static func policy(_ s: Session) throws -> VisionLanguageModel {
-        if let run = s.values[evolutionKey] as? Evolution { return run.policy }
-        if let p = s.values[policyKey] as? VisionLanguageModel { return p }
+        if let run = s.engine.evolution { return run.policy }
+        if let p = s.engine.policy { return p }
         throw WorkbenchError("no policy yet: load one (load checkpoints/pre-evolved) or make one (model new)")
     }
 
     /// The run, created from the policy and settings at its first use.
     static func evolution(_ s: Session) throws -> Evolution {
         let settings = try evolutionSettings(s)
-        if let run = s.values[evolutionKey] as? Evolution {
+        if let run = s.engine.evolution {
             run.settings = settings
             run.prm?.aggregation = settings.prmAggregation
             return run
         }
-        guard let p = s.values[policyKey] as? VisionLanguageModel else {
+        guard let p = s.engine.policy else {
             throw WorkbenchError("no policy to evolve: load one (load checkpoints/pre-evolved) or make one (model new)")
         }
         let run = try Evolution(suite: try DataCommands.suite(s), policy: p, settings: settings, seed: s.seed)
         // A PRM trained from this same starting policy earlier in the session serves this run too.
-        if let shared = s.values[prmKey] as? SharedPRM, shared.source == s.values[policySourceKey] as? String {
+        if let shared = s.engine.sharedPRM, shared.source == s.engine.policySource {
             run.usePRM(shared.prm, report: shared.report)
         }
         attach(run, s, fresh: true)
@@ -128,8 +122,8 @@ public enum EngineCommands {
     /// Keeps the run's PRM for later runs from the same starting policy.
     static func rememberPRM(_ run: Evolution, _ s: Session) {
         guard let prm = run.prm else { return }
-        if let shared = s.values[prmKey] as? SharedPRM, shared.prm === prm { return }
-        s.values[prmKey] = SharedPRM(prm: prm, report: run.prmReport, source: s.values[policySourceKey] as? String)
+        if let shared = s.engine.sharedPRM, shared.prm === prm { return }
+        s.engine.sharedPRM = EngineState.SharedPRM(prm: prm, report: run.prmReport, source: s.engine.policySource)
     }
 
     /// Makes `run` the session's run, writing its dynamics into the run directory.
@@ -145,14 +139,14 @@ public enum EngineCommands {
             }
         }
         run.runDirectory = dir
-        s.values[evolutionKey] = run
+        s.engine.evolution = run
     }
 
     /// Replaces the session's policy; any run ends (the next step starts one from this policy).
     static func setPolicy(_ model: VisionLanguageModel, source: String, _ s: Session) {
-        s.values[policyKey] = model
-        s.values[policySourceKey] = source
-        s.values[evolutionKey] = nil
+        s.engine.policy = model
+        s.engine.policySource = source
+        s.engine.evolution = nil
     }
 
     static func stop() -> Bool { Interrupt.requested }
@@ -186,10 +180,10 @@ public enum EngineCommands {
         ) { _, s in
             let m = try policy(s)
             let c = m.config
-            var lines = ["policy: \(s.values[policySourceKey] as? String ?? "-"), \(count(m.parameterCount)) parameters (with the score head)"]
+            var lines = ["policy: \(s.engine.policySource ?? "-"), \(count(m.parameterCount)) parameters (with the score head)"]
             lines.append("vision: \(c.imageHeight)x\(c.imageWidth) scene, \(c.stem) stem, \(c.visionLayers) layers of width \(c.visionDim), \(c.imageTokens) image tokens")
             lines.append("language model: \(c.layers) layers, d_model \(c.dModel), \(c.heads) heads, MLP \(c.mlpHidden), \(c.norm), \(c.mlp), max text \(c.maxText), vocabulary \(c.vocab)")
-            if let run = s.values[evolutionKey] as? Evolution {
+            if let run = s.engine.evolution {
                 lines.append("run: \(run.iteration) iterations done, temperature \(t(run.temperature)), PRM \(run.prm == nil ? "none" : "trained")")
             }
             return CommandOutput(lines: lines)
@@ -206,8 +200,8 @@ public enum EngineCommands {
             }
             if Evolution.isRun(dir) {
                 let run = try Evolution.resume(from: dir, suite: try DataCommands.suite(s))
-                s.values[policyKey] = run.initialPolicy
-                s.values[policySourceKey] = cmd.string("dir")
+                s.engine.policy = run.initialPolicy
+                s.engine.policySource = cmd.string("dir")
                 attach(run, s, fresh: false)
                 // The run's settings become the session's.
                 try apply(run.settings, s)
@@ -224,7 +218,7 @@ public enum EngineCommands {
             arguments: [ArgumentSpec("dir", .outputPath, help: "where (inside the run directory when relative)")]
         ) { cmd, s in
             let dir = URL(fileURLWithPath: try s.writablePath(cmd.string("dir"), .folder, what: "DIR"))
-            if let run = s.values[evolutionKey] as? Evolution {
+            if let run = s.engine.evolution {
                 try run.save(to: dir)
                 return CommandOutput(lines: ["saved run after \(run.iteration) iterations to \(cmd.string("dir"))"])
             }
@@ -265,7 +259,7 @@ public enum EngineCommands {
                     bar?.advance()
                 }
                 bar?.finish()
-                setPolicy(trained, source: (s.values[policySourceKey] as? String ?? "-") + " + \(phase)", s)
+                setPolicy(trained, source: (s.engine.policySource ?? "-") + " + \(phase)", s)
                 var out = CommandOutput()
                 for p in phases where p.report.steps > 0 {
                     out.line("\(p.phase): \(p.examples) examples, \(p.report.steps) updates, loss \(String(format: "%.4f", p.report.meanLoss)) mean, \(String(format: "%.4f", p.report.lastLoss)) last")
@@ -298,7 +292,7 @@ public enum EngineCommands {
             guard cmd.int("k") >= 0, cmd.double("temperature") >= 0 else { throw WorkbenchError("--k and --temperature must be 0 or more") }
             let r = try evaluate(try policy(s), examples: examples, split: split.rawValue, k: cmd.int("k"),
                                  temperature: Float(cmd.double("temperature")), seed: UInt64(cmd.int("seed")))
-            s.values[evalKey] = r
+            s.engine.lastEval = r
             var out = CommandOutput(lines: ["\(split.rawValue) (\(r.prompts) prompts, K \(r.k), T \(t(r.temperature))): greedy \(f3(r.greedyAcc)), Pass@\(r.k) \(f3(r.passAtK))"])
             out.line("  " + Help.pad("family", 12) + Help.pad("prompts", 9) + Help.pad("greedy", 8) + "Pass@\(r.k)")
             for f in Family.allCases.map(\.rawValue) {
@@ -372,7 +366,7 @@ public enum EngineCommands {
             "dynamics", group: "method", summary: "the run so far: one row per iteration",
             options: [OptionSpec("last", .int, default: .value(.int(0)), range: 0...1_000_000, help: "only the last N iterations (0: all)")]
         ) { cmd, s in
-            guard let run = s.values[evolutionKey] as? Evolution, !run.history.isEmpty else {
+            guard let run = s.engine.evolution, !run.history.isEmpty else {
                 return CommandOutput(lines: ["(no iterations yet: step or evolve runs one)"])
             }
             let rows = cmd.int("last") > 0 ? Array(run.history.suffix(cmd.int("last"))) : run.history
@@ -453,7 +447,7 @@ public enum EngineCommands {
             guard drawn.count == prompts.count else { throw Interrupted() }
             let items = zip(examples, drawn).flatMap { e, rs in rs.map { (example: e, tokens: $0.tokens) } }
             let c = try prm.calibration(items)
-            s.values[calibrationKey] = c
+            s.engine.calibration = c
             var rows = [["PRM score", "steps", "mean score", "oracle good"]]
             for b in c.bins where b.steps > 0 {
                 rows.append(["\(String(format: "%.1f", b.lower))-\(String(format: "%.1f", b.upper))", String(b.steps), f3(b.meanScore), f3(b.oracleGood)])
@@ -519,7 +513,7 @@ public enum EngineCommands {
                                selected: kept.contains(j))
             })
         } else {
-            guard let run = s.values[evolutionKey] as? Evolution, let last = run.last else {
+            guard let run = s.engine.evolution, let last = run.last else {
                 throw WorkbenchError("no step yet to inspect: run step, or sample --split test --index 0")
             }
             guard last.prompts.indices.contains(cmd.int("prompt")) else {
@@ -572,14 +566,14 @@ public enum EngineCommands {
     // MARK: series
 
     static func passAtKCurve(_ s: Session) throws -> [PlotSeries] {
-        guard let r = s.values[evalKey] as? EvaluationResult, !r.passAtKCurve.isEmpty else {
+        guard let r = s.engine.lastEval, !r.passAtKCurve.isEmpty else {
             throw WorkbenchError("pass_at_k_curve plots the last eval; run eval --k 16 first")
         }
         return [PlotSeries("\(r.split) Pass@k (T \(t(r.temperature)))", x: (1...r.k).map(Double.init), y: r.passAtKCurve)]
     }
 
     static func calibrationSeries(_ s: Session) throws -> [PlotSeries] {
-        guard let c = s.values[calibrationKey] as? PRMCalibration else {
+        guard let c = s.engine.calibration else {
             throw WorkbenchError("prm_calibration plots the last calibration; run prm calibration first")
         }
         let bins = c.bins.filter { $0.steps > 0 }

@@ -1,0 +1,44 @@
+import MSTaR
+import MSTaRModel
+import MSTaRTasks
+
+/// What the method's commands keep in a session, as one typed value: the task suite and digit
+/// bank, imported datasets, the policy and where it came from, the run, the PRM shared between runs
+/// from one starting policy, and the last evaluation and calibration.
+final class EngineState {
+    /// The task suite (`data generate`), nil until one is made.
+    var suite: TaskSuite?
+    /// The handwritten digits the default suite draws from, loaded once.
+    var digits: DigitBank?
+    /// Datasets imported with `data import --as NAME`, by name.
+    var datasets: [String: [Example]] = [:]
+    /// The loaded or made policy (the run's starting point).
+    var policy: VisionLanguageModel?
+    /// Where `policy` came from: a checkpoint path, `new (seed N)`, with the phases trained since.
+    var policySource: String?
+    /// The self-evolution run, created at its first step from the policy and the settings.
+    var evolution: Evolution?
+    /// The last PRM trained in the session and the policy it was trained from.
+    var sharedPRM: SharedPRM?
+    /// The last `eval` (its Pass@k curve is a plottable metric).
+    var lastEval: EvaluationResult?
+    /// The last `prm calibration` (plottable too).
+    var calibration: PRMCalibration?
+    /// Whether a recipe or a loaded run is setting many settings at once (cross-checks wait for the end).
+    var applyingSettings = false
+
+    /// A PRM with the report of its training and the policy source it was trained from.
+    struct SharedPRM { var prm: ProcessRewardModel; var report: PRMTrainReport?; var source: String? }
+
+    static let key = "engine"
+}
+
+extension Session {
+    /// The method's state in this session, created on first use.
+    var engine: EngineState {
+        if let e = values[EngineState.key] as? EngineState { return e }
+        let e = EngineState()
+        values[EngineState.key] = e
+        return e
+    }
+}
