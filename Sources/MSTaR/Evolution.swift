@@ -154,9 +154,10 @@ public final class Evolution {
 
     // MARK: One step
 
-    /// Runs one iteration: (new temperature when due) → prompts → K samples → rewards → selection →
-    /// training → dynamics. The run's state changes only when the step completes; an interrupt
-    /// (`shouldStop`) leaves it as it was.
+    /// Runs one iteration as its stages (one file each in Sources/MSTaR/Step): the PRM when first
+    /// needed and the temperature search when due, then schedule → sample → score → label, reward,
+    /// select → train → measure → commit. The run's state changes only at commit; an error or an
+    /// interrupt (`shouldStop`) leaves it as it was.
     @discardableResult
     public func step(progress: ((String) -> Void)? = nil, shouldStop: (() -> Bool)? = nil) throws -> StepResult {
         let stepStart = Date()
@@ -181,132 +182,28 @@ public final class Evolution {
         }
         let t = newTemperature
 
-        // Prompts of this iteration.
-        var records: [PromptRecord] = []
-        var training: [TrainingSequence] = []
-        var nextCursor = cursor, nextUnlabelled = unlabelledCursor
-        var groups: [RolloutGroup] = []
-        var pseudoRight = 0, pseudoTotal = 0
-        if s.method == .sft {
-            let seedSet = pool(.seed)
-            let n = Swift.max(1, Int((s.effectiveInterval * Double(seedSet.count)).rounded()))
-            let chosen = Self.take(from: cursor, count: n, size: seedSet.count, seed: seed, stream: .seedChains)
-            nextCursor += n
-            training = try chosen.compactMap { try TrainingSequence(seedSet[$0], tokenizer: tokenizer) }
-        } else {
-            let labelled = promptSet
-            let n = Swift.max(1, Int((s.effectiveInterval * Double(labelled.count)).rounded()))
-            var chosen: [(Example, String, UInt64)] = Self.take(from: cursor, count: n, size: labelled.count, seed: seed, stream: .labelledPrompts)
-                .map { (labelled[$0], "labelled", UInt64($0)) }
-            nextCursor += n
-            let mixedIn = Double(iteration) / Double(s.iterations) >= s.mixin - 1e-9
-            if s.promptVariation.usesUnlabelled && mixedIn {
-                let unlabelled = Array(pool(.unlabelled).prefix(s.unlabelledPrompts))
-                let u = Swift.max(1, Int((s.effectiveInterval * Double(unlabelled.count)).rounded()))
-                chosen += Self.take(from: unlabelledCursor, count: u, size: unlabelled.count, seed: seed, stream: .unlabelledPrompts)
-                    .map { (unlabelled[$0], "unlabelled", 1 << 31 | UInt64($0)) }
-                nextUnlabelled += u
-            }
-
-            // Sample.
-            let prompts = try chosen.map { e, _, stream in try SamplePrompt(e, stream: stream, tokenizer: tokenizer) }
-            let drawn: [[Rollout]] = try timed(\.sample, "sample") {
-                let r = try generator().generate(
-                    prompts, k: s.k, options: SamplingOptions(temperature: t, maxTokens: s.maxTokens),
-                    seed: derivedSeed(.sampling, iteration: iteration), shouldStop: shouldStop)
-                guard r.count == prompts.count else { throw EvolutionInterrupted() }
-                return r
-            }
-
-            // PRM scores, when selection or voting needs them.
-            var stepScores: [[[Float]]]?
-            if let prm, s.selection.needsPRM || s.promptVariation == .prmVote {
-                stepScores = try timed(\.prm, "prm") {
-                    let flat = try prm.stepScores(zip(chosen, drawn).flatMap { c, rs in rs.map { (c.0, $0.tokens) } })
-                    return (0..<chosen.count).map { Array(flat[($0 * s.k)..<(($0 + 1) * s.k)]) }
-                }
-            }
-
-            // Labels, rewards, selection.
-            timed(\.select, "select") {
-                for (i, (e, poolName, _)) in chosen.enumerated() {
-                    let answers = drawn[i].map { AnswerExtractor.extract(ids: $0.tokens, tokenizer: tokenizer) }
-                    let scores = stepScores.map { $0[i].map { prm!.aggregation.apply($0) } }
-                    var label: Int?, source = LabelSource.gold
-                    if poolName == "labelled" {
-                        label = e.answer
-                    } else {
-                        switch s.promptVariation {
-                        case .labelled: label = nil
-                        case .majority: label = majorityVote(answers); source = .majority
-                        case .prmVote: label = weightedVote(answers, weights: scores!); source = .prmVote
-                        case .oracle: label = e.answer; source = .oracle
-                        }
-                        if source != .oracle { pseudoTotal += 1; pseudoRight += label != nil && label == e.answer ? 1 : 0 }
-                    }
-                    var rng = RNG(seed: derivedSeed(.selection, iteration: iteration), stream: UInt64(i))
-                    let judged = s.judge(drawn[i], for: e, label: label, prmScores: scores, tokenizer: tokenizer, rng: &rng)
-                    let texts = judged.texts, rewards = judged.rewards, kept = judged.kept
-                    let keptSet = Set(kept)
-                    let prompt = prompts[i].prompt
-                    for j in kept { training.append(TrainingSequence(image: e.image, prompt: prompt, response: drawn[i][j].tokens)) }
-                    if s.method == .grpo { groups.append(RolloutGroup(image: e.image, prompt: prompt, rollouts: drawn[i], rewards: rewards)) }
-                    records.append(PromptRecord(
-                        example: e, pool: poolName, label: label, labelSource: source,
-                        responses: drawn[i].enumerated().map { j, r in
-                            ResponseRecord(tokens: r.tokens, text: texts[j], answer: answers[j], reward: rewards[j],
-                                           correct: e.answer != nil && answers[j] == e.answer, logProbs: r.logProbs, entropy: r.meanEntropy,
-                                           finished: r.finished, stepScores: stepScores?[i][j], prmScore: scores?[j],
-                                           selected: keptSet.contains(j))
-                        }))
-                }
-            }
+        let plan = try schedule()
+        var selection = StepSelection(training: plan.seedChains)
+        if s.method != .sft {
+            let (prompts, drawn) = try timed(\.sample, "sample") { try sample(plan.prompts, temperature: t, shouldStop: shouldStop) }
+            let needsScores = prm != nil && (s.selection.needsPRM || s.promptVariation == .prmVote)
+            let stepScores = needsScores ? try timed(\.prm, "prm") { try score(plan.prompts, drawn) } : nil
+            selection = timed(\.select, "select") { judgeStep(plan.prompts, prompts: prompts, drawn: drawn, stepScores: stepScores) }
         }
 
-        // Train; an interrupt puts the weights and optimizer back.
+        // Train and measure; an error or an interrupt puts the weights and optimizer back.
         let snapshot = try Snapshot(self)
-        let report: TrainReport?
+        let report: TrainReport?, dynamics: DynamicsMetrics
         do {
-            report = try timed(\.train, "train") { try train(training, groups: groups, shouldStop: shouldStop) }
+            report = try timed(\.train, "train") { try train(selection.training, groups: selection.groups, shouldStop: shouldStop) }
+            dynamics = try timed(\.dynamics, "dynamics") { try measure(temperature: t, shouldStop: shouldStop) }
         } catch {
             try snapshot.restore(self)
             throw error
         }
-
-        let dynamics: DynamicsMetrics
-        do {
-            dynamics = try timed(\.dynamics, "dynamics") {
-                try measureDynamics(generator: generator(), scorer: prm, aggregation: prm?.aggregation ?? .min, examples: validationSet, k: s.dynamicsK, temperature: t,
-                                    seed: derivedSeed(.dynamics, iteration: 0), maxTokens: s.maxTokens, tokenizer: tokenizer,
-                                    shouldStop: shouldStop)
-            }
-        } catch {
-            try snapshot.restore(self)
-            throw error
-        }
-
-        let samples = records.reduce(0) { $0 + $1.responses.count }
-        let correct = records.reduce(0) { $0 + $1.responses.filter { $0.reward > 0 }.count }
-        let record = DynamicsRecord(
-            step: number, epoch: (Double(number) * s.effectiveInterval * 1e6).rounded() / 1e6, method: s.method, temperature: t,
-            prompts: records.isEmpty ? training.count : records.filter { $0.pool == "labelled" }.count,
-            unlabelled: records.filter { $0.pool == "unlabelled" }.count, samples: samples, correct: correct,
-            selected: s.method == .grpo ? 0 : training.count,
-            pseudoLabelAcc: pseudoTotal > 0 ? Double(pseudoRight) / Double(pseudoTotal) : nil,
-            train: report, dynamics: dynamics, search: search)
         times.step = number
         times.total = Date().timeIntervalSince(stepStart)
-
-        // Commit.
-        iteration = number
-        cursor = nextCursor
-        unlabelledCursor = nextUnlabelled
-        temperature = t
-        history.append(record)
-        let result = StepResult(record: record, times: times, prompts: records, train: report, dynamics: dynamics)
-        last = result
-        if let dir = runDirectory { try appendLogs(record, times, to: dir) }
-        return result
+        return try commit(plan, selection, temperature: t, search: search, report: report, dynamics: dynamics, times: times)
     }
 
     /// Runs `count` steps (stopping early when interrupted between steps).
@@ -317,66 +214,6 @@ public final class Evolution {
             out.append(try step(progress: progress, shouldStop: shouldStop))
         }
         return out
-    }
-
-    // MARK: Training by method
-
-    func train(_ sequences: [TrainingSequence], groups: [RolloutGroup], shouldStop: (() -> Bool)?) throws -> TrainReport? {
-        let s = settings
-        let adam = AdamW.Config(lr: s.lr, beta1: 0.9, beta2: 0.98, eps: 1e-8, weightDecay: 0.01)
-        let options = SFTTrainer.Options(batchSize: s.batchSize, schedule: .constant(lr: s.lr), clip: 1, optimizer: adam)
-        let dataSeed = derivedSeed(.training, iteration: iteration)
-        if s.method == .grpo { return try trainGRPO(groups, config: adam, shouldStop: shouldStop) }
-        if s.method == .restEM { try policy.loadWeights(from: initialPolicy) }
-        guard !sequences.isEmpty else { return nil }
-        let trainer: SFTTrainer
-        switch s.method {
-        case .iterativeRFT, .restEM:
-            trainer = SFTTrainer(model: policy, options: options, seed: dataSeed)
-        case .continuous, .sft, .grpo:
-            if optimizer == nil { optimizer = AdamW(params: policy.policyParameters, config: adam) }
-            optimizer!.config.lr = s.lr
-            trainer = SFTTrainer(model: policy, options: options, optimizer: optimizer!, seed: dataSeed)
-        }
-        let report = try trainer.train(sequences, epochs: s.trainEpochs, shouldStop: shouldStop)
-        if shouldStop?() == true { throw EvolutionInterrupted() }
-        return report
-    }
-
-    func trainGRPO(_ groups: [RolloutGroup], config: AdamW.Config, shouldStop: (() -> Bool)?) throws -> TrainReport? {
-        let s = settings
-        if optimizer == nil { optimizer = AdamW(params: policy.policyParameters, config: config) }
-        let opt = optimizer!
-        let start = Date()
-        var rng = RNG(seed: derivedSeed(.grpo, iteration: iteration))
-        var order = groups.indices.filter { groupAdvantages(groups[$0].rewards).contains { $0 != 0 } }
-        rng.shuffle(&order)
-        let objective = GRPOLoss(clip: s.grpoClip, klBeta: s.grpoKL)
-        var updates = 0, tokens = 0, sum: Float = 0, last: Float = 0
-        var b = 0
-        while b < order.count {
-            if shouldStop?() == true { throw EvolutionInterrupted() }
-            var seqs: [TrainingSequence] = [], old: [[Float]] = [], adv: [Float] = []
-            for g in order[b..<Swift.min(order.count, b + s.grpoPromptsPerUpdate)] {
-                let a = groupAdvantages(groups[g].rewards)
-                for (r, ai) in zip(groups[g].rollouts, a) where !r.tokens.isEmpty {
-                    seqs.append(TrainingSequence(image: groups[g].image, prompt: groups[g].prompt, response: r.tokens))
-                    old.append(r.logProbs); adv.append(ai)
-                }
-            }
-            b += s.grpoPromptsPerUpdate
-            var n = 0
-            last = try opt.safeUpdate(lr: s.lr, clip: 1) { _ in
-                let (loss, count) = try objective.loss(policy: policy, reference: s.grpoKL > 0 ? initialPolicy : nil,
-                                                       sequences: seqs, oldLogProbs: old, advantages: adv)
-                n = count
-                return loss
-            }.loss
-            updates += 1; tokens += n; sum += last
-        }
-        return TrainReport(steps: updates, sequences: groups.count * s.k, tokens: tokens,
-                           meanLoss: updates > 0 ? sum / Float(updates) : .nan, lastLoss: last,
-                           seconds: Date().timeIntervalSince(start))
     }
 
     // MARK: Logs
