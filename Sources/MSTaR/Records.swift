@@ -105,7 +105,8 @@ public struct DynamicsRecord: Codable, Equatable, Sendable {
     public var unlabelled: Int
     /// Responses sampled this step (K per prompt).
     public var samples: Int
-    /// Samples whose answer matched the label the reward used.
+    /// Samples the reward accepted: the answer matched the label the reward used, and the step check
+    /// and reading vote passed where they are on.
     public var correct: Int
     /// Sequences kept for training (0 under GRPO, which trains on every rollout).
     public var selected: Int

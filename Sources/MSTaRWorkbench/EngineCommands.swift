@@ -16,7 +16,7 @@ public enum EngineCommands {
         ("prm_best_of_k", "PRM best-of-K", "the response with the best PRM score is correct"),
         ("steps_correct_share", "all steps correct", "share of right-answer samples whose every step is right (oracle)"),
         ("train_loss", "training loss", "mean SFT loss of the iteration"),
-        ("correct", "correct samples", "samples whose answer matched the label"),
+        ("correct", "rewarded samples", "samples the reward accepted (right answer, and the step checks where on)"),
         ("pseudo_label_acc", "pseudo-label accuracy", "share of pseudo labels equal to the true answer"),
     ]
 
