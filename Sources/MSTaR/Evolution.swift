@@ -35,8 +35,15 @@ public final class Evolution {
     public internal(set) var prm: ProcessRewardModel?
     /// What training the PRM did (nil when none was trained or a given PRM came without a report).
     public internal(set) var prmReport: PRMTrainReport?
-    /// The optimizer that continuous training and GRPO carry across iterations.
-    public internal(set) var optimizer: AdamW?
+    /// The engine's own trainer of `policy` (it holds the carried optimizer).
+    public let native: NativeTrainer
+    /// What the step trains through (the seam a trainer of a served model plugs into); by default `native`.
+    public var trainer: any PolicyTrainer
+    /// The optimizer that continuous training and GRPO carry across iterations (the native trainer's).
+    public internal(set) var optimizer: AdamW? {
+        get { native.optimizer }
+        set { native.optimizer = newValue }
+    }
     /// Completed iterations.
     public internal(set) var iteration = 0
     /// Prompts consumed from the labelled (or seed, for SFT) and unlabelled pools.
@@ -62,6 +69,8 @@ public final class Evolution {
         self.policy = try policy.copy()
         initialPolicy = try policy.copy()
         temperature = settings.temperature
+        native = NativeTrainer(policy: self.policy, initialPolicy: initialPolicy)
+        trainer = native
     }
 
     // MARK: Prompt pools
@@ -192,13 +201,13 @@ public final class Evolution {
         }
 
         // Train and measure; an error or an interrupt puts the weights and optimizer back.
-        let snapshot = try Snapshot(self)
+        let snapshot = try trainer.snapshot()
         let report: TrainReport?, dynamics: DynamicsMetrics
         do {
             report = try timed(\.train, "train") { try train(selection.training, groups: selection.groups, shouldStop: shouldStop) }
             dynamics = try timed(\.dynamics, "dynamics") { try measure(temperature: t, shouldStop: shouldStop) }
         } catch {
-            try snapshot.restore(self)
+            try snapshot.restore()
             throw error
         }
         times.step = number
@@ -236,25 +245,4 @@ func appendLine(_ line: String, to url: URL) throws {
     let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
     guard written == bytes.count else { throw SettingError(description: "cannot write \(url.path): \(String(cString: strerror(errno)))") }
     fsync(fd)
-}
-
-/// Weights and optimizer state from before a step's training, to put back on interrupt.
-struct Snapshot {
-    let weights: VisionLanguageModel
-    let optimizer: (tensors: [String: Tensor], step: Int)?
-    let hadOptimizer: Bool
-
-    init(_ run: Evolution) throws {
-        weights = try run.policy.copy()
-        hadOptimizer = run.optimizer != nil
-        optimizer = run.optimizer.map { opt in
-            (Dictionary(uniqueKeysWithValues: opt.stateTensors().map { ($0.0, $0.1.copy()) }), opt.step)
-        }
-    }
-
-    func restore(_ run: Evolution) throws {
-        try run.policy.loadWeights(from: weights)
-        if let o = optimizer { try run.optimizer?.loadState(o.tensors, step: o.step) }
-        if !hadOptimizer { run.optimizer = nil }
-    }
 }

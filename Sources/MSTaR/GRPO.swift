@@ -13,6 +13,11 @@ public struct RolloutGroup {
     public var rollouts: [Rollout]
     /// Each rollout's reward (1 or 0), in rollout order.
     public var rewards: [Float]
+
+    /// A group from its fields.
+    public init(image: Canvas?, prompt: [Int], rollouts: [Rollout], rewards: [Float]) {
+        self.image = image; self.prompt = prompt; self.rollouts = rollouts; self.rewards = rewards
+    }
 }
 
 /// Group-normalised advantages: (r - mean) / std over one prompt's samples; all zero when every

@@ -376,3 +376,50 @@ import Testing
         }
     }
 }
+
+/// The `PolicyTrainer` contract, on the engine's trainer; a trainer that breaks it is named.
+@Suite struct TrainerConformanceTests {
+    static func data() throws -> ([TrainingSequence], [RolloutGroup]) {
+        let seeds = Array(Fixture.suite.examples(.seed).prefix(8))
+        let sequences = try seeds.compactMap { try TrainingSequence($0) }
+        let examples = Array(Fixture.suite.examples(.labelled).prefix(4))
+        let prompts = try examples.enumerated().map { try SamplePrompt($1, stream: UInt64($0)) }
+        let drawn = try Sampler(model: Fixture.policy).generate(prompts, k: 4, options: SamplingOptions(temperature: 1, maxTokens: 16), seed: 5)
+        // Rewards that differ within each group, so every group has an advantage.
+        let groups = zip(prompts, drawn).map { p, rs in RolloutGroup(image: p.image, prompt: p.prompt, rollouts: rs, rewards: [1, 0, 0, 1]) }
+        return (sequences, groups)
+    }
+
+    @Test func theEnginesTrainerConforms() throws {
+        try Runtime.withThreads(1) {
+            let (sequences, groups) = try Self.data()
+            let v = try TrainerConformance.violations({ NativeTrainer(policy: try Fixture.policy.copy(), initialPolicy: try Fixture.policy.copy()) },
+                                                      sequences: sequences, groups: groups)
+            #expect(v.isEmpty, "\(v)")
+        }
+    }
+
+    /// Forgets to put the weights back on restore.
+    final class Forgetful: PolicyTrainer {
+        let base: NativeTrainer
+        init(_ base: NativeTrainer) { self.base = base }
+        func trainSFT(_ s: [TrainingSequence], carry: CarryRule, lr: Float, batchSize: Int, epochs: Int, seed: UInt64, shouldStop: (() -> Bool)?) throws -> TrainReport? {
+            try base.trainSFT(s, carry: carry, lr: lr, batchSize: batchSize, epochs: epochs, seed: seed, shouldStop: shouldStop)
+        }
+        func trainGRPO(_ g: [RolloutGroup], objective: GRPOLoss, lr: Float, promptsPerUpdate: Int, seed: UInt64, shouldStop: (() -> Bool)?) throws -> TrainReport {
+            try base.trainGRPO(g, objective: objective, lr: lr, promptsPerUpdate: promptsPerUpdate, seed: seed, shouldStop: shouldStop)
+        }
+        struct NoRestore: TrainerSnapshot { func restore() {} }
+        func snapshot() throws -> any TrainerSnapshot { NoRestore() }
+        func stateDigest() throws -> String { try base.stateDigest() }
+    }
+
+    @Test func aTrainerThatBreaksTheContractIsNamed() throws {
+        try Runtime.withThreads(1) {
+            let (sequences, groups) = try Self.data()
+            let v = try TrainerConformance.violations({ Forgetful(NativeTrainer(policy: try Fixture.policy.copy(), initialPolicy: try Fixture.policy.copy())) },
+                                                      sequences: sequences, groups: groups)
+            #expect(v.contains("restoring a snapshot did not give back the state"), "\(v)")
+        }
+    }
+}
