@@ -23,7 +23,7 @@ enum BuiltinCommands {
         }.withGroupHelp())
 
         session.register(CommandSpec(
-            "history", group: "session", summary: "the commands completed in this session",
+            "history", group: "session", summary: "the commands completed since the prompt started",
             options: [OptionSpec("resolved", .flag, help: "show them as journaled, every parameter resolved")]
         ) { cmd, s in
             let list = cmd.flag("resolved") ? s.resolvedHistory : s.history

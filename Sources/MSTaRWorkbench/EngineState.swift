@@ -34,7 +34,7 @@ final class EngineState {
 }
 
 extension Session {
-    /// The method's state in this session, created on first use.
+    /// The method's state of the session, created on first use.
     var engine: EngineState {
         if let e = values[EngineState.key] as? EngineState { return e }
         let e = EngineState()

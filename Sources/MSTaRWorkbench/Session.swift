@@ -24,7 +24,7 @@ public final class Session {
     public var values: [String: Any] = [:]
     /// The session's generator, reseeded by `seed N`; derive streams with `rng.split(_:)`.
     public var rng: RNG
-    /// Commands completed in this session, as typed.
+    /// Commands completed since the session started, as typed.
     public private(set) var history: [String] = []
     /// The same commands as journaled (all parameters resolved).
     public private(set) var resolvedHistory: [String] = []
@@ -242,7 +242,7 @@ public final class Session {
         return target
     }
 
-    /// Checks that `path` can be a run directory: new, empty, or one an earlier session wrote (its
+    /// Checks that `path` can be a run directory: new, empty, or one an earlier mstar run wrote (its
     /// journal starts with the journal header). Anything else is someone's folder, and a session
     /// there would truncate or replace what it holds.
     public static func checkRunDirectory(_ path: String) throws {
