@@ -106,20 +106,9 @@ public struct DynamicsMetrics: Codable, Equatable, Sendable {
     }
 }
 
-/// Samples `k` responses per example at `temperature` (and greedy ones when `greedy`), ranks them
-/// with the PRM when there is one, and computes the dynamics metrics.
-public func measureDynamics(
-    policy: VisionLanguageModel, prm: ProcessRewardModel?, examples: [Example], k: Int, temperature: Float,
-    greedy: Bool = true, seed: UInt64, maxTokens: Int = 48, tokenizer: Tokenizer = .standard,
-    shouldStop: (() -> Bool)? = nil
-) throws -> DynamicsMetrics {
-    try measureDynamics(generator: Sampler(model: policy, eos: tokenizer.eos), scorer: prm, aggregation: prm?.aggregation ?? .min,
-                        examples: examples, k: k, temperature: temperature, greedy: greedy, seed: seed, maxTokens: maxTokens,
-                        tokenizer: tokenizer, shouldStop: shouldStop)
-}
-
-/// The dynamics from any generator and step scorer (the seam a served model plugs into): `k`
-/// samples per example at `temperature`, ranked by the scorer's steps aggregated by `aggregation`
+/// Samples `k` responses per example at `temperature` (and greedy ones when `greedy`) from any
+/// generator (the seam a served model plugs into), ranks them by the scorer's steps aggregated by
+/// `aggregation`
 /// when there is a scorer, else by answer votes.
 public func measureDynamics(
     generator sampler: any ResponseGenerator, scorer prm: (any StepScorer)?, aggregation: Aggregation, examples: [Example],

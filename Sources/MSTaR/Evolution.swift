@@ -152,9 +152,8 @@ public final class Evolution {
         let examples = Array(pool(.validation).prefix(settings.temperaturePrompts))
         var candidates: [TemperatureSearch.Candidate] = []
         for t in settings.candidateTemperatures {
-            let m = try measureDynamics(generator: generator(), scorer: prm, aggregation: prm?.aggregation ?? .min, examples: examples, k: settings.dynamicsK, temperature: t,
-                                        greedy: false, seed: derivedSeed(.temperatureSearch, iteration: iteration), maxTokens: settings.maxTokens,
-                                        tokenizer: tokenizer, shouldStop: shouldStop)
+            let m = try measure(examples, temperature: t, greedy: false, seed: derivedSeed(.temperatureSearch, iteration: iteration),
+                                shouldStop: shouldStop)
             candidates.append(.init(temperature: t, rewardPassAt2: m.rewardPassAt2, passAtK: m.passAtK))
         }
         return TemperatureSearch(iteration: iteration + 1, criterion: settings.temperatureCriterion, candidates: candidates,

@@ -247,7 +247,7 @@ extension EvolutionSettings {
     /// in its range, and the candidate temperatures an interval from low to high.
     public func validate() throws {
         var probe = EvolutionSettings()
-        for name in Self.names { try probe.set(name, to: try value(name)) }
+        for d in Self.table { try d.set(d.value(in: self), in: &probe) }
         if let problem = temperatureRangeProblem { throw SettingError(description: problem) }
     }
 

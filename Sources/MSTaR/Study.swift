@@ -1,4 +1,5 @@
 import Foundation
+import MSTaRTensor
 
 /// The MSTaR study's comparisons as data: each experiment is a list of variants, each variant a
 /// complete set of method settings (or the untrained baseline). `mstar reproduce` runs them.
@@ -17,9 +18,9 @@ public struct StudyVariant: Sendable {
         let e = JSONEncoder()
         e.outputFormatting = .sortedKeys
         let data = (try? e.encode(settings)) ?? Data()
-        var h: UInt64 = 0xcbf29ce484222325
-        for b in data { h = (h ^ UInt64(b)) &* 0x100000001b3 }  // FNV-1a
-        return String(h, radix: 16)
+        var h = FNV1a()
+        h.add(bytes: data)
+        return h.hex
     }
 }
 

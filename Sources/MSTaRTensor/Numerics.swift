@@ -13,13 +13,8 @@ public enum NumericsMode: String, CaseIterable, Sendable {
 /// What computes, and on what: the numerics mode, the matrix-product kernel and its vector width,
 /// and the CPU. `mstar --version`, `mstar bench --json` and journals report it.
 public enum Numerics {
-    nonisolated(unsafe) private static var _mode = NumericsMode.portable
-
     /// The mode in effect (a pinned workbench setting, `numerics`).
-    public static var mode: NumericsMode {
-        get { _mode }
-        set { _mode = newValue }
-    }
+    nonisolated(unsafe) public static var mode = NumericsMode.portable
 
     /// The CPU's feature flags (Linux: /proc/cpuinfo), read once.
     static let cpu: (model: String, flags: Set<String>) = {

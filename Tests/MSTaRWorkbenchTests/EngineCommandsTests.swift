@@ -28,8 +28,7 @@ import Testing
     ]
 
     func session(_ name: String) throws -> Session {
-        let s = try Fixture.session(name)
-        EngineCommands.register(in: s)
+        let s = try Fixture.engineSession(name)
         for line in Self.setup {
             let e = s.execute(line)
             #expect(e.status == .completed, "\(line): \(e.error ?? "")")
@@ -76,8 +75,7 @@ import Testing
     /// Every setting of the engine's table is a session setting: `set` takes a value in its range,
     /// `show settings` lists it as changed, and `recipe` puts it back.
     @Test func everyEngineSettingGoesThroughSetAndShowSettings() throws {
-        let s = try Fixture.session("engine-settings-table")
-        EngineCommands.register(in: s)
+        let s = try Fixture.engineSession("engine-settings-table")
         let defaults = EvolutionSettings()
         for d in EvolutionSettings.table {
             let text = d.value(in: defaults)

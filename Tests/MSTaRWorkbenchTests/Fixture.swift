@@ -18,6 +18,13 @@ enum Fixture {
         return Session(runDirectory: dir + "/run", mode: mode, inputDirectory: inputs ?? dir)
     }
 
+    /// A headless session with the method's settings and commands registered.
+    static func engineSession(_ name: String) throws -> Session {
+        let s = try session(name)
+        EngineCommands.register(in: s)
+        return s
+    }
+
     /// Runs `line` and returns its recorded output lines' text (and the error line when it failed).
     @discardableResult
     static func run(_ s: Session, _ line: String) -> [String] {

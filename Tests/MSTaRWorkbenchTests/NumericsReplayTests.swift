@@ -6,11 +6,7 @@ import Testing
 /// The numerics mode is part of a recording: journals pin it, and `--verify` of a recording whose
 /// numbers came from a CPU's own kernels says so instead of reporting a wrong number.
 @Suite struct NumericsReplayTests {
-    func session(_ name: String) throws -> Session {
-        let s = try Fixture.session(name)
-        EngineCommands.register(in: s)
-        return s
-    }
+    func session(_ name: String) throws -> Session { try Fixture.engineSession(name) }
 
     @Test func journalsPinTheNumericsMode() throws {
         let s = try session("numerics-pin")

@@ -129,11 +129,7 @@ import Testing
 /// The method's commands on files from outside: a bad checkpoint is an error and the session goes
 /// on; `save` writes only over what mstar saved; settings that contradict each other are refused.
 @Suite struct EngineSafetyTests {
-    func session(_ name: String) throws -> Session {
-        let s = try Fixture.session(name)
-        EngineCommands.register(in: s)
-        return s
-    }
+    func session(_ name: String) throws -> Session { try Fixture.engineSession(name) }
 
     @Test func aCheckpointThatWouldCrashTheLoaderIsAnErrorAtThePrompt() throws {
         let s = try session("safety-load")

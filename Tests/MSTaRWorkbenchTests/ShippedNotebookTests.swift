@@ -22,8 +22,7 @@ import Testing
     func everyCommandParses(_ name: String) throws {
         let text = try String(contentsOf: Self.root.appendingPathComponent("notebooks/" + name), encoding: .utf8)
         let script = Script.parse(text)
-        let s = try Fixture.session("shipped-" + name.replacingOccurrences(of: "/", with: "-"))
-        EngineCommands.register(in: s)
+        let s = try Fixture.engineSession("shipped-" + name.replacingOccurrences(of: "/", with: "-"))
         #expect(!script.commands.isEmpty)
         for (_, c) in script.commands {
             guard case .words(let words) = Lexer.split(c.text) else {

@@ -26,13 +26,17 @@ public enum RewardPiece: String, CaseIterable, Sendable {
     /// The chain's reading is the most common among the prompt's K samples (`commonReading`): `reading_vote`.
     case readingVote = "reading_vote"
 
-    /// Whether this piece accepts each response. `chains` are the parsed responses (needed by the
-    /// two step pieces).
-    func accepts(answers: [Int?], chains: [[MSTaRTasks.Step]], label: Int?, kind: QuestionKind) -> [Bool] {
+    /// Refuses in `accepted` the responses this piece does not accept. `chains` are the parsed
+    /// responses (needed by the two step pieces). The step check looks only at responses still
+    /// accepted; the reading vote counts every response's reading.
+    func refuse(in accepted: inout [Bool], answers: [Int?], chains: [[MSTaRTasks.Step]], label: Int?, kind: QuestionKind) {
         switch self {
-        case .outcome: return answers.map { label != nil && $0 == label }
-        case .stepCheck: return chains.map { StepVerifier.checkWithoutScene(steps: $0, kind: kind) }
-        case .readingVote: return commonReading(chains.map { Chain.reading($0) })
+        case .outcome:
+            for j in accepted.indices where label == nil || answers[j] != label { accepted[j] = false }
+        case .stepCheck:
+            for j in accepted.indices where accepted[j] && !StepVerifier.checkWithoutScene(steps: chains[j], kind: kind) { accepted[j] = false }
+        case .readingVote:
+            for (j, common) in commonReading(chains.map { Chain.reading($0) }).enumerated() where !common { accepted[j] = false }
         }
     }
 }
@@ -44,17 +48,20 @@ extension EvolutionSettings {
         [.outcome] + (stepCheck ? [.stepCheck] : []) + (readingVote ? [.readingVote] : [])
     }
 
-    /// Stage 5, reward: each response's answer, text and reward against `label`.
-    public func reward(_ rollouts: [Rollout], for e: Example, label: Int?, tokenizer: Tokenizer) -> (answers: [Int?], texts: [String], rewards: [Float]) {
-        let answers = rollouts.map { AnswerExtractor.extract(ids: $0.tokens, tokenizer: tokenizer) }
+    /// Stage 5, reward: each response's text and reward against `label`, given its `answers`
+    /// (`answers(of:)`).
+    public func reward(_ rollouts: [Rollout], answers: [Int?], for e: Example, label: Int?, tokenizer: Tokenizer) -> (texts: [String], rewards: [Float]) {
         let texts = rollouts.map { tokenizer.responseText($0.tokens) }
         let pieces = rewardPieces
         let chains = pieces.count > 1 ? texts.map(Chain.parse) : []
         var accepted = [Bool](repeating: true, count: rollouts.count)
-        for piece in pieces {
-            for (j, ok) in piece.accepts(answers: answers, chains: chains, label: label, kind: e.kind).enumerated() where !ok { accepted[j] = false }
-        }
-        return (answers, texts, accepted.map { $0 ? 1 : 0 })
+        for piece in pieces { piece.refuse(in: &accepted, answers: answers, chains: chains, label: label, kind: e.kind) }
+        return (texts, accepted.map { $0 ? 1 : 0 })
+    }
+
+    /// The answer each response ends with, if it has one (what the label and the reward compare).
+    public func answers(of rollouts: [Rollout], tokenizer: Tokenizer) -> [Int?] {
+        rollouts.map { AnswerExtractor.extract(ids: $0.tokens, tokenizer: tokenizer) }
     }
 
     /// Stage 6, select: which rewarded responses are kept for training, by the selection rule
@@ -70,11 +77,13 @@ extension EvolutionSettings {
     /// Reward and selection together: the one function that both `Evolution.step` and the
     /// workbench's `sample --split` call, so that what `sample` shows as rewarded and kept is what
     /// a step would reward and keep.
+    /// `answers` are the responses' answers when the caller already has them (the label stage does).
     public func judge(_ rollouts: [Rollout], for e: Example, label: Int?, prmScores: [Float]?,
-                      tokenizer: Tokenizer, rng: inout RNG) -> Judgement {
-        let r = reward(rollouts, for: e, label: label, tokenizer: tokenizer)
+                      tokenizer: Tokenizer, answers known: [Int?]? = nil, rng: inout RNG) -> Judgement {
+        let answers = known ?? answers(of: rollouts, tokenizer: tokenizer)
+        let r = reward(rollouts, answers: answers, for: e, label: label, tokenizer: tokenizer)
         let kept = select(rollouts, texts: r.texts, rewards: r.rewards, for: e, prmScores: prmScores, rng: &rng)
-        return Judgement(answers: r.answers, texts: r.texts, rewards: r.rewards, kept: kept)
+        return Judgement(answers: answers, texts: r.texts, rewards: r.rewards, kept: kept)
     }
 }
 
@@ -96,14 +105,14 @@ extension Evolution {
         for (i, p) in scheduled.enumerated() {
             let e = p.example
             let scores = stepScores.map { $0[i].map { prm!.aggregation.apply($0) } }
-            let answers = drawn[i].map { AnswerExtractor.extract(ids: $0.tokens, tokenizer: tokenizer) }
+            let answers = s.answers(of: drawn[i], tokenizer: tokenizer)
             let (label, source) = s.label(e, from: p.pool, answers: answers, prmScores: scores)
             if p.pool == .unlabelled && source != .oracle {
                 out.pseudoTotal += 1
                 out.pseudoRight += label != nil && label == e.answer ? 1 : 0
             }
             var rng = RNG(seed: derivedSeed(.selection, iteration: iteration), stream: UInt64(i))
-            let judged = s.judge(drawn[i], for: e, label: label, prmScores: scores, tokenizer: tokenizer, rng: &rng)
+            let judged = s.judge(drawn[i], for: e, label: label, prmScores: scores, tokenizer: tokenizer, answers: answers, rng: &rng)
             let kept = Set(judged.kept)
             let prompt = prompts[i].prompt
             for j in judged.kept { out.training.append(TrainingSequence(image: e.image, prompt: prompt, response: drawn[i][j].tokens)) }

@@ -6,9 +6,14 @@ extension Evolution {
     /// Stage 8, measure: the dynamics on the validation prompts at the step's temperature (the same
     /// samples' seed every iteration, so steps compare).
     func measure(temperature t: Float, shouldStop: (() -> Bool)?) throws -> DynamicsMetrics {
-        let s = settings
-        return try measureDynamics(generator: generator(), scorer: prm, aggregation: prm?.aggregation ?? .min, examples: validationSet,
-                                   k: s.dynamicsK, temperature: t, seed: derivedSeed(.dynamics, iteration: 0), maxTokens: s.maxTokens,
-                                   tokenizer: tokenizer, shouldStop: shouldStop)
+        try measure(validationSet, temperature: t, greedy: true, seed: derivedSeed(.dynamics, iteration: 0), shouldStop: shouldStop)
+    }
+
+    /// The dynamics of the current policy on `examples`, through the run's generator and PRM (the
+    /// step's measure stage and every candidate of the temperature search).
+    func measure(_ examples: [Example], temperature t: Float, greedy: Bool, seed: UInt64, shouldStop: (() -> Bool)?) throws -> DynamicsMetrics {
+        try measureDynamics(generator: generator(), scorer: prm, aggregation: prm?.aggregation ?? .min, examples: examples,
+                            k: settings.dynamicsK, temperature: t, greedy: greedy, seed: seed, maxTokens: settings.maxTokens,
+                            tokenizer: tokenizer, shouldStop: shouldStop)
     }
 }

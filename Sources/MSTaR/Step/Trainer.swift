@@ -133,16 +133,16 @@ public final class NativeTrainer: PolicyTrainer {
     }
 
     public func stateDigest() throws -> String {
-        // FNV-1a over the weights' and moments' bits and the step.
-        var h: UInt64 = 0xcbf29ce484222325
-        func add(_ t: Tensor) { for i in 0..<t.count { h = (h ^ UInt64(t.ptr[i].bitPattern)) &* 0x100000001b3 } }
+        // The weights' and moments' bits and the step (or a mark for no optimizer).
+        var h = FNV1a()
+        func add(_ t: Tensor) { for i in 0..<t.count { h.add(UInt64(t.ptr[i].bitPattern)) } }
         for (_, t) in policy.namedParameters { add(t) }
         if let o = optimizer {
             for (_, t) in o.stateTensors() { add(t) }
-            h = (h ^ UInt64(o.step)) &* 0x100000001b3
+            h.add(UInt64(o.step))
         } else {
-            h = (h ^ 0xFFFF_FFFF) &* 0x100000001b3
+            h.add(UInt64.max)
         }
-        return String(h, radix: 16)
+        return h.hex
     }
 }
