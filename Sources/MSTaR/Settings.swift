@@ -262,9 +262,3 @@ extension EvolutionSettings {
         return SettingError(description: "unknown setting '\(name)'\(hint) ('show settings' lists them)")
     }
 }
-
-/// Shortest text that reads back as the same number ("0.25", "16", "0.0002").
-public func formatNumber(_ x: Double) -> String {
-    if x == x.rounded(), abs(x) < 1e15 { return String(Int(x)) }
-    return String(Float(x)) == String(x) ? String(x) : String(Float(x))
-}

@@ -1,4 +1,5 @@
 import Foundation
+import MSTaRTensor
 
 /// One setting of the method: its name as `set NAME VALUE` takes it, its type and range, and a
 /// one-line summary. `EvolutionSettings.table` lists every setting once; `set`, `value`, the names,

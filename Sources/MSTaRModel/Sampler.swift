@@ -187,24 +187,17 @@ public final class Sampler {
             }
             canvas.pixels.withUnsafeBufferPointer { image.ptr.update(from: $0.baseAddress!, count: $0.count) }
         }
-        let length = c.imageTokens + p.prompt.count
-        let text = try add(try embedding(p.prompt.map(Int32.init), model.tokenEmbedding, shape: [1, p.prompt.count]),
-                           try model.positionEmbedding.rows(0, p.prompt.count))
-        var x = try concat([try model.vision(image), text], axis: 1)
-        for (l, block) in model.blocks.enumerated() {
-            let qkv = try linear(try block.normalize(x, block.ln1Weight, block.ln1Bias), block.qkvWeight, block.qkvBias)
+        // The training forward, keeping each layer's keys and values; only the last position's
+        // logits are needed (norms act per row, and the head's product row by row).
+        let length = c.imageTokens + p.prompt.count, textLength = p.prompt.count
+        let states = try model.hidden(prefix: try model.vision(image), tokens: p.prompt.map(Int32.init), batch: 1,
+                                      length: textLength) { l, qkv in
             for t in 0..<length {
                 (keys[l] + t * d).update(from: qkv.ptr + t * 3 * d + d, count: d)
                 (values[l] + t * d).update(from: qkv.ptr + t * 3 * d + 2 * d, count: d)
             }
-            x = try add(x, try linear(try selfAttention(qkv, heads: block.heads, causal: true), block.projWeight, block.projBias))
-            let h = try block.normalize(x, block.ln2Weight, block.ln2Bias)
-            x = try add(x, try linear(try block.activate(try linear(h, block.fc1Weight, block.fc1Bias)), block.fc2Weight, block.fc2Bias))
         }
-        let last = try x.reshaped([length, d]).rows(length - 1, 1)
-        let normed = c.norm == .layerNorm
-            ? try layerNorm(last, weight: model.normWeight, bias: model.normBias) : try rmsNorm(last, weight: model.normWeight)
-        let out = try linear(normed, model.head)
+        let out = try linear(try states.reshaped([textLength, d]).rows(textLength - 1, 1), model.head)
         withExtendedLifetime(out) { logits.update(from: out.ptr, count: c.vocab) }
     }
 

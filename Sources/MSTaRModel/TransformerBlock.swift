@@ -67,10 +67,13 @@ public final class TransformerBlock {
         return try mul(silu(gate), up)
     }
 
-    /// x: [B, T, dModel] → [B, T, dModel].
-    public func callAsFunction(_ x: Tensor) throws -> Tensor {
+    /// x: [B, T, dModel] → [B, T, dModel]. `observeQKV`, when given, sees the fused queries, keys
+    /// and values [B, T, 3·dModel]: the KV-cache prefill keeps its keys and values from this same
+    /// forward that training runs, so the two cannot drift apart.
+    public func callAsFunction(_ x: Tensor, observeQKV: ((Tensor) throws -> Void)? = nil) throws -> Tensor {
         let h = try normalize(x, ln1Weight, ln1Bias)
         let qkv = try linear(h, qkvWeight, qkvBias)
+        try observeQKV?(qkv)
         let a = try linear(try selfAttention(qkv, heads: heads, causal: causal), projWeight, projBias)
         let x1 = try add(x, a)
         let h2 = try normalize(x1, ln2Weight, ln2Bias)

@@ -72,8 +72,10 @@ public final class VisionLanguageModel {
     }
 
     /// `hidden` with the image tokens already computed ([B, imageTokens, dModel] from `vision`):
-    /// scoring K responses to one scene encodes the scene once.
-    public func hidden(prefix: Tensor, tokens: [Int32], batch: Int, length: Int) throws -> Tensor {
+    /// scoring K responses to one scene encodes the scene once. `observeQKV`, when given, sees each
+    /// layer's fused queries, keys and values [B, imageTokens + T, 3·dModel] (the sampler's prefill).
+    public func hidden(prefix: Tensor, tokens: [Int32], batch: Int, length: Int,
+                       observeQKV: ((_ layer: Int, _ qkv: Tensor) throws -> Void)? = nil) throws -> Tensor {
         guard length <= config.maxText else {
             throw TensorError.invalid("text of \(length) tokens exceeds the model's maxText \(config.maxText)")
         }
@@ -83,7 +85,9 @@ public final class VisionLanguageModel {
         let text = try add(try embedding(tokens, tokenEmbedding, shape: [batch, length]), try positionEmbedding.rows(0, length))
         let p = config.imageTokens
         var x = try concat([prefix, text], axis: 1)
-        for b in blocks { x = try b(x) }
+        for (l, b) in blocks.enumerated() {
+            x = try b(x, observeQKV: observeQKV.map { observe in { try observe(l, $0) } })
+        }
         let textStates = try narrow(x, axis: 1, start: p, length: length)
         return config.norm == .layerNorm
             ? try layerNorm(textStates, weight: normWeight, bias: normBias) : try rmsNorm(textStates, weight: normWeight)

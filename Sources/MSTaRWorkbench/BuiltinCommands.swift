@@ -104,7 +104,7 @@ enum BuiltinCommands {
                     bar.advance()
                 }
                 bar.finish()
-                return CommandOutput(lines: ["slept \(Value.format(cmd.double("seconds"))) s"])
+                return CommandOutput(lines: ["slept \(formatNumber(cmd.double("seconds"))) s"])
             })
         }
     }

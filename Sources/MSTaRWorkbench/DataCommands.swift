@@ -1,5 +1,6 @@
 import Foundation
 import MSTaRTasks
+import MSTaRTensor
 
 /// `data generate`, `data show`, `data export`: the task suite (MSTaRTasks) at the prompt.
 /// The suite lives in the session's engine state; commands that need one build the default
@@ -39,7 +40,7 @@ public enum DataCommands {
             ]
         ) { cmd, s in
             let fraction = cmd.double("fraction")
-            guard fraction > 0 else { throw WorkbenchError("--fraction must be above 0; got \(Value.format(fraction))") }
+            guard fraction > 0 else { throw WorkbenchError("--fraction must be above 0; got \(formatNumber(fraction))") }
             guard cmd.int("seed") >= 0 else { throw WorkbenchError("--seed must be 0 or more") }
             var sizes = SplitSizes.standard
             for split in SplitName.allCases { sizes[split] = max(1, Int((Double(sizes[split]) * fraction).rounded())) }

@@ -1,4 +1,5 @@
 import Foundation
+import MSTaRTensor
 
 /// A typed value of a command argument, option or setting.
 public enum Value: Equatable, Sendable, CustomStringConvertible {
@@ -33,9 +34,9 @@ public enum Value: Equatable, Sendable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .int(let v): return String(v)
-        case .double(let v): return Value.format(v)
+        case .double(let v): return formatNumber(v)
         case .string(let s): return Lexer.quoteIfNeeded(s)
-        case .bool(let b): return b ? "true" : "false"
+        case .bool(let b): return b ? "on" : "off"
         case .list(let vs): return vs.map { v -> String in
             if case .string(let s) = v { return s } else { return v.description }
         }.joined(separator: ",").quotedIfNeeded
@@ -49,12 +50,6 @@ public enum Value: Equatable, Sendable, CustomStringConvertible {
         case .list(let vs): return vs.map(\.plain).joined(separator: ",")
         default: return description
         }
-    }
-
-    /// Shortest text that reads back to the same Double, always with a decimal point ("1.0", "0.7").
-    public static func format(_ x: Double) -> String {
-        if x == x.rounded(), abs(x) < 1e15 { return String(format: "%.1f", x) }
-        return "\(x)"
     }
 }
 

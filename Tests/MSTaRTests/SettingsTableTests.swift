@@ -1,5 +1,6 @@
 import Foundation
 import MSTaR
+import MSTaRTensor
 import Testing
 
 /// The settings table is the one declaration of every setting: each one round-trips through `set`,
@@ -11,7 +12,8 @@ import Testing
         case .int(let r): return String(Int(text)! < r.upperBound ? Int(text)! + 1 : r.lowerBound)
         case .real(let r, _):
             let v = Double(text)!, mid = (r.lowerBound + r.upperBound) / 2
-            return formatNumber(v == r.upperBound ? mid : Swift.min(r.upperBound, v + 0.125 * (r.upperBound - r.lowerBound)))
+            // Reals are Floats: the text of a value a Float holds exactly, as a user would type it.
+            return formatNumber(Double(Float(v == r.upperBound ? mid : Swift.min(r.upperBound, v + 0.125 * (r.upperBound - r.lowerBound)))))
         case .choice(let names): return names.first { $0 != text }!
         case .flag: return text == "on" ? "off" : "on"
         }

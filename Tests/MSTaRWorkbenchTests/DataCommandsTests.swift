@@ -47,6 +47,6 @@ import MSTaRWorkbench
         #expect(Fixture.run(s, "data generate --fraction 0.5").first
                 == "suite seed 4: captions 2000, text 2000, seed 150, labelled 2000, unlabelled 2000, validation 200, test 400, ood 200")
         #expect(s.resolvedHistory.last == "data generate --seed 4 --fraction 0.5")
-        #expect(Fixture.run(s, "data generate --fraction 0") == ["error: --fraction must be above 0; got 0.0"])
+        #expect(Fixture.run(s, "data generate --fraction 0") == ["error: --fraction must be above 0; got 0"])
     }
 }

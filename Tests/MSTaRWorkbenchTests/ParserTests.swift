@@ -1,4 +1,5 @@
 import Testing
+import MSTaRTensor
 import MSTaRWorkbench
 
 /// A session with two engine-like commands registered, as the engine will do.
@@ -16,7 +17,7 @@ func engineLikeSession(_ name: String) throws -> Session {
             OptionSpec("verbose", .flag, help: "more output"),
         ]
     ) { cmd, _ in
-        CommandOutput(lines: ["eval \(cmd.string("split")) k=\(cmd.int("k")) T=\(Value.format(cmd.double("temperature")))"])
+        CommandOutput(lines: ["eval \(cmd.string("split")) k=\(cmd.int("k")) T=\(formatNumber(cmd.double("temperature")))"])
     })
     s.register(CommandSpec(
         "evolve", group: "method", summary: "run N evolution steps",
@@ -47,7 +48,7 @@ func engineLikeSession(_ name: String) throws -> Session {
         #expect(!c.flag("verbose"))
         #expect(c["families"] == nil)
         #expect(c.given == ["k"])
-        #expect(c.resolved == "eval --split test --k 8 --temperature 1.0")
+        #expect(c.resolved == "eval --split test --k 8 --temperature 1")
     }
 
     @Test func settingDefaultsAreReadWhenTheCommandRuns() throws {
@@ -111,8 +112,13 @@ func engineLikeSession(_ name: String) throws -> Session {
         #expect(try ValueType.bool.parse("off") == .bool(false))
         #expect(try ValueType.list(.int).parse("1, 2,4") == .list([.int(1), .int(2), .int(4)]))
         #expect(throws: ValueError.self) { try ValueType.list(.int).parse("1,,2") }
-        #expect(Value.double(1).description == "1.0")
+        // One number format everywhere: whole numbers without a point, Float values shortest as Floats.
+        #expect(Value.double(1).description == "1")
         #expect(Value.double(0.7).description == "0.7")
+        #expect(Value.double(Double(Float(0.7))).description == "0.7")
+        #expect(Value.double(0.1 + 0.2).description == "0.30000000000000004")
+        #expect(try ValueType.double.parse(Value.double(0.1 + 0.2).description) == .double(0.1 + 0.2))
+        #expect(Value.bool(true).description == "on" && Value.bool(false).description == "off")
         #expect(Value.string("a b").description == "\"a b\"")
         #expect(Value.list([.string("x"), .string("y")]).description == "x,y")
     }

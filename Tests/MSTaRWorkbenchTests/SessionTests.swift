@@ -16,7 +16,7 @@ import MSTaRWorkbench
             "  N      steps (required)",
             "  --k N  samples per prompt (default 16)",
         ])
-        #expect(Fixture.run(s, "help eval").contains("  --temperature X             temperature (default: setting temperature, now 1.0)"))
+        #expect(Fixture.run(s, "help eval").contains("  --temperature X             temperature (default: setting temperature, now 1)"))
         #expect(Fixture.run(s, "help data").first == "data commands (help data SUBCOMMAND for its options):")
         #expect(Fixture.run(s, "help stpe") == ["error: unknown command 'stpe'; did you mean 'step'?"])
     }
@@ -38,7 +38,7 @@ import MSTaRWorkbench
         let path = s.runDirectory + "/session.mstar"
         // Flushed before execute returns: the file already holds the command.
         let afterOne = try String(contentsOfFile: path, encoding: .utf8)
-        #expect(afterOne.hasSuffix("# %%\neval --split test --k 4 --temperature 1.0\n#> eval test k=4 T=1.0\n"))
+        #expect(afterOne.hasSuffix("# %%\neval --split test --k 4 --temperature 1\n#> eval test k=4 T=1\n"))
         Fixture.run(s, "evolve 2")
         Fixture.run(s, "stpe")  // failed: not journaled
         s.journal.beginCell()
@@ -48,8 +48,8 @@ import MSTaRWorkbench
 
         
         # %%
-        eval --split test --k 4 --temperature 1.0
-        #> eval test k=4 T=1.0
+        eval --split test --k 4 --temperature 1
+        #> eval test k=4 T=1
         evolve 2 --k 16
         #> evolved 2 steps, k 16
 
@@ -62,7 +62,7 @@ import MSTaRWorkbench
         #expect(s.journal.entries == 3)
         #expect(Fixture.run(s, "history") == ["1  eval --k 4", "2  evolve 2", "3  seed 9"])
         #expect(Fixture.run(s, "history --resolved") == [
-            "1  eval --split test --k 4 --temperature 1.0", "2  evolve 2 --k 16", "3  seed 9", "4  history",
+            "1  eval --split test --k 4 --temperature 1", "2  evolve 2 --k 16", "3  seed 9", "4  history",
         ])
     }
 
