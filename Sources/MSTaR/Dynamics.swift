@@ -108,13 +108,26 @@ public struct DynamicsMetrics: Codable, Equatable, Sendable {
 
 /// Samples `k` responses per example at `temperature` (and greedy ones when `greedy`) from any
 /// generator (the seam a served model plugs into), ranks them by the scorer's steps aggregated by
-/// `aggregation`
-/// when there is a scorer, else by answer votes.
+/// `aggregation` when there is a scorer, else by answer votes.
 public func measureDynamics(
     generator sampler: any ResponseGenerator, scorer prm: (any StepScorer)?, aggregation: Aggregation, examples: [Example],
     k: Int, temperature: Float, greedy: Bool = true, seed: UInt64, maxTokens: Int = 48, tokenizer: Tokenizer = .standard,
     shouldStop: (() -> Bool)? = nil
 ) throws -> DynamicsMetrics {
+    try measureDynamics(generator: sampler, scorer: prm, aggregation: aggregation, examples: examples, k: k,
+                        temperatures: [temperature], greedy: greedy, seed: seed, maxTokens: maxTokens, tokenizer: tokenizer,
+                        shouldStop: shouldStop)[0]
+}
+
+/// The dynamics at each of `temperatures` (the temperature search's candidates) from one request
+/// to the generator, so that it can share each prompt's prefix among them, and one to the scorer,
+/// which scores a response drawn at several temperatures once. Each result is the one the
+/// single-temperature `measureDynamics` gives.
+public func measureDynamics(
+    generator sampler: any ResponseGenerator, scorer prm: (any StepScorer)?, aggregation: Aggregation, examples: [Example],
+    k: Int, temperatures: [Float], greedy: Bool = true, seed: UInt64, maxTokens: Int = 48, tokenizer: Tokenizer = .standard,
+    shouldStop: (() -> Bool)? = nil
+) throws -> [DynamicsMetrics] {
     let prompts = try examples.enumerated().map { i, e in
         try SamplePrompt(e, stream: UInt64(i), tokenizer: tokenizer)
     }
@@ -124,23 +137,40 @@ public func measureDynamics(
         guard g.count == prompts.count else { throw EvolutionInterrupted() }
         greedyAnswers = g.map { AnswerExtractor.extract(ids: $0[0].tokens, tokenizer: tokenizer) }
     }
-    let drawn = try sampler.generate(prompts, k: k, options: SamplingOptions(temperature: temperature, maxTokens: maxTokens),
+    let drawn = try sampler.generate(prompts, k: k, temperatures: temperatures, options: SamplingOptions(maxTokens: maxTokens),
                                      seed: seed, shouldStop: shouldStop)
-    guard drawn.count == prompts.count else { throw EvolutionInterrupted() }
-    let answers = drawn.map { $0.map { AnswerExtractor.extract(ids: $0.tokens, tokenizer: tokenizer) } }
-    var prmScores: [[Float]]?
+    guard drawn.count == temperatures.count, drawn.allSatisfy({ $0.count == prompts.count }) else { throw EvolutionInterrupted() }
+    let answers = drawn.map { $0.map { $0.map { AnswerExtractor.extract(ids: $0.tokens, tokenizer: tokenizer) } } }
+    var prmScores: [[[Float]]]?
     if let prm {
-        let flat = try prm.stepScores(zip(examples, drawn).flatMap { e, rs in rs.map { (e, $0.tokens) } }).map { aggregation.apply($0) }
-        prmScores = (0..<examples.count).map { Array(flat[($0 * k)..<(($0 + 1) * k)]) }
+        // The PRM's scores are read only to rank a prompt's responses (Reward-Pass@2, best-of-K),
+        // and where all K are right or all wrong any ranking gives the same answer: only prompts
+        // with both are scored; the others' scores stay 0.
+        let mixed = temperatures.indices.flatMap { t in
+            examples.indices.compactMap { i -> (Int, Int)? in
+                let right = answers[t][i].filter { $0 != nil && $0 == examples[i].answer }.count
+                return right > 0 && right < answers[t][i].count ? (t, i) : nil
+            }
+        }
+        let flat = try prm.stepScores(mixed.flatMap { t, i in drawn[t][i].map { (examples[i], $0.tokens) } }).map { aggregation.apply($0) }
+        var scores = drawn.map { $0.map { [Float](repeating: 0, count: $0.count) } }
+        var next = 0
+        for (t, i) in mixed {
+            scores[t][i] = Array(flat[next..<(next + drawn[t][i].count)])
+            next += drawn[t][i].count
+        }
+        prmScores = scores
     }
-    let stepsCorrect = zip(examples, drawn).map { e, rs in
-        rs.map { StepVerifier.verify(ids: $0.tokens, for: e, tokenizer: tokenizer).stepsCorrect }
+    return temperatures.indices.map { t in
+        let stepsCorrect = zip(examples, drawn[t]).map { e, rs in
+            rs.map { StepVerifier.verify(ids: $0.tokens, for: e, tokenizer: tokenizer).stepsCorrect }
+        }
+        return DynamicsMetrics.compute(
+            examples: examples, greedyAnswers: greedyAnswers, answers: answers[t],
+            rankScores: prmScores?[t] ?? answers[t].map { voteShares($0) }, ranker: prm == nil ? "vote" : "prm",
+            prmScores: prmScores?[t], entropies: drawn[t].map { $0.map(\.meanEntropy) },
+            lengths: drawn[t].map { $0.map { r in r.tokens.count } }, stepsCorrect: stepsCorrect, k: k, temperature: temperatures[t])
     }
-    return DynamicsMetrics.compute(
-        examples: examples, greedyAnswers: greedyAnswers, answers: answers,
-        rankScores: prmScores ?? answers.map { voteShares($0) }, ranker: prm == nil ? "vote" : "prm",
-        prmScores: prmScores, entropies: drawn.map { $0.map(\.meanEntropy) },
-        lengths: drawn.map { $0.map { r in r.tokens.count } }, stepsCorrect: stepsCorrect, k: k, temperature: temperature)
 }
 
 /// One dynamic-temperature decision: every candidate's metrics and the winner.

@@ -150,11 +150,11 @@ public final class Evolution {
     /// choice maximises the configured criterion.
     public func searchTemperature(shouldStop: (() -> Bool)? = nil) throws -> TemperatureSearch {
         let examples = Array(pool(.validation).prefix(settings.temperaturePrompts))
-        var candidates: [TemperatureSearch.Candidate] = []
-        for t in settings.candidateTemperatures {
-            let m = try measure(examples, temperature: t, greedy: false, seed: derivedSeed(.temperatureSearch, iteration: iteration),
-                                shouldStop: shouldStop)
-            candidates.append(.init(temperature: t, rewardPassAt2: m.rewardPassAt2, passAtK: m.passAtK))
+        let temperatures = settings.candidateTemperatures
+        let measured = try measure(examples, temperatures: temperatures, greedy: false,
+                                   seed: derivedSeed(.temperatureSearch, iteration: iteration), shouldStop: shouldStop)
+        let candidates = zip(temperatures, measured).map { t, m in
+            TemperatureSearch.Candidate(temperature: t, rewardPassAt2: m.rewardPassAt2, passAtK: m.passAtK)
         }
         return TemperatureSearch(iteration: iteration + 1, criterion: settings.temperatureCriterion, candidates: candidates,
                                  chosen: TemperatureSearch.choose(candidates, by: settings.temperatureCriterion, current: temperature))

@@ -125,30 +125,60 @@ public final class ProcessRewardModel {
         return source.map { byUnique[$0] }
     }
 
+    /// Scores responses grouped by prompt: each prompt's prefix (image tokens and question) goes
+    /// through the model once and its responses continue it (`hidden(continuing:)`), batches of
+    /// `batchSize` responses spanning several prompts, so a response costs its own tokens only. The
+    /// scores have the bits a forward over each whole sequence (`layout`) gives them.
     func scoreInOrder(_ items: [(example: Example, tokens: [Int])], batchSize: Int) throws -> [[Float]] {
         var out = [[Float]](repeating: [], count: items.count)
+        let c = model.config
         try Tensor.withoutGrad {
             let prefixes = try scenePrefixes(items.map(\.example))
-            let rowSize = model.config.imageTokens * model.config.dModel
+            let rowSize = c.imageTokens * c.dModel
+            // Items prompt by prompt (in first-seen order), then in batches.
+            var groups: [[Int]] = [], groupOf: [String: Int] = [:]
+            for (i, item) in items.enumerated() {
+                if let g = groupOf[item.example.id] { groups[g].append(i) } else { groupOf[item.example.id] = groups.count; groups.append([i]) }
+            }
+            let order = groups.flatMap { $0 }
             var start = 0
-            while start < items.count {
-                let end = Swift.min(items.count, start + batchSize)
-                let chunk = Array(items[start..<end])
-                let (batch, positions) = try layout(chunk.map { ($0.example, $0.tokens) })
-                let prefix = Tensor(uninitialized: [chunk.count, model.config.imageTokens, model.config.dModel])
+            while start < order.count {
+                let members = Array(order[start..<Swift.min(order.count, start + batchSize)])
+                // The batch's prompts, each prefilled once.
+                var rowOf: [String: Int] = [:], firsts: [Int] = []
+                let rows = members.map { i -> Int in
+                    let id = items[i].example.id
+                    if let r = rowOf[id] { return r }
+                    rowOf[id] = firsts.count; firsts.append(i)
+                    return firsts.count - 1
+                }
+                let images = Tensor(uninitialized: [firsts.count, c.imageTokens, c.dModel])
                 withExtendedLifetime(prefixes.tensor) {
-                    for i in 0..<chunk.count {
-                        (prefix.ptr + i * rowSize).update(from: prefixes.tensor.ptr + prefixes.row[start + i] * rowSize, count: rowSize)
+                    for (g, i) in firsts.enumerated() {
+                        (images.ptr + g * rowSize).update(from: prefixes.tensor.ptr + prefixes.row[i] * rowSize, count: rowSize)
                     }
                 }
-                let h = try model.hidden(prefix: prefix, tokens: batch.tokens, batch: batch.batch, length: batch.length)
+                let prompts = try firsts.map { i in
+                    try tokenizer.encodePrompt(question: items[i].example.question, hasImage: items[i].example.image != nil)
+                }
+                let (prefix, _) = try model.prefill(images: images, prompts: prompts.map { $0.map(Int32.init) }, pad: Int32(tokenizer.pad))
+                // As in `layout`: the inputs stop one short of maxText, and a step end is scored
+                // where it is an input.
+                let suffixes = zip(members, rows).map { i, r in Array(items[i].tokens.prefix(c.maxText - 1 - prompts[r].count)) }
+                let length = Swift.max(1, suffixes.map(\.count).max()!)
+                var tokens = [Int32](repeating: Int32(tokenizer.pad), count: members.count * length)
+                for (b, suffix) in suffixes.enumerated() {
+                    for (j, t) in suffix.enumerated() { tokens[b * length + j] = Int32(t) }
+                }
+                let h = try model.hidden(continuing: prefix, rows: rows, tokens: tokens, batch: members.count, length: length)
                 let s = try model.scores(h)
                 withExtendedLifetime(s) {
-                    for (i, ps) in positions.enumerated() {
-                        out[start + i] = ps.map { 1 / (1 + Foundation.exp(-s.ptr[$0])) }
+                    for (b, i) in members.enumerated() {
+                        out[i] = Self.stepEnds(items[i].tokens, tokenizer: tokenizer).filter { $0 < suffixes[b].count }
+                            .map { 1 / (1 + Foundation.exp(-s.ptr[b * length + $0])) }
                     }
                 }
-                start = end
+                start += batchSize
             }
         }
         return out

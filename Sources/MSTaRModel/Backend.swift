@@ -21,12 +21,34 @@ public protocol ResponseGenerator {
     /// `k` responses to each prompt at the given sampling options, seeded.
     func generate(_ prompts: [SamplePrompt], k: Int, options: SamplingOptions, seed: UInt64,
                   shouldStop: (() -> Bool)?) throws -> [[Rollout]]
+    /// `k` responses to each prompt at each of `temperatures` (the other options as given):
+    /// `[temperature][prompt][sample]`, each list what `generate` at that temperature returns. The
+    /// temperature search asks for all its candidates at once; a generator may share each prompt's
+    /// prefix among them (the default asks `generate` once per temperature). An interrupt returns
+    /// short: fewer temperatures, or fewer prompts at some.
+    func generate(_ prompts: [SamplePrompt], k: Int, temperatures: [Float], options: SamplingOptions, seed: UInt64,
+                  shouldStop: (() -> Bool)?) throws -> [[[Rollout]]]
 }
 
 extension ResponseGenerator {
     /// `generate` without an interrupt.
     public func generate(_ prompts: [SamplePrompt], k: Int, options: SamplingOptions, seed: UInt64) throws -> [[Rollout]] {
         try generate(prompts, k: k, options: options, seed: seed, shouldStop: nil)
+    }
+
+    /// One `generate` per temperature.
+    public func generate(_ prompts: [SamplePrompt], k: Int, temperatures: [Float], options: SamplingOptions, seed: UInt64,
+                         shouldStop: (() -> Bool)?) throws -> [[[Rollout]]] {
+        var out: [[[Rollout]]] = []
+        for t in temperatures {
+            if shouldStop?() == true { break }
+            var o = options
+            o.temperature = t
+            let drawn = try generate(prompts, k: k, options: o, seed: seed, shouldStop: shouldStop)
+            out.append(drawn)
+            if drawn.count < prompts.count { break }
+        }
+        return out
     }
 }
 

@@ -14,7 +14,8 @@ import MSTaRTensor
 public final class GeneratedCache {
     /// Samples per prompt (K), most generated tokens per sample, and features per key or value (the model width).
     public let k: Int, maxNew: Int, width: Int
-    /// Samples per block: 8 for K ≥ 5, fewer for greedy decoding or small K.
+    /// Samples per block: 16 for K ≥ 9 (a prefix key loaded once serves 16 samples), 8 for K ≥ 5,
+    /// fewer for greedy decoding or small K. Each lane's arithmetic is the same at every width.
     public let laneWidth: Int
     /// Blocks per prompt.
     let blocks: Int
@@ -23,7 +24,7 @@ public final class GeneratedCache {
     /// Zeroed key and value caches for `layers` layers and `prompts` prompts of `k` samples, `maxNew` tokens deep.
     public init(layers: Int, prompts: Int, k: Int, maxNew: Int, width: Int) {
         self.k = k; self.maxNew = maxNew; self.width = width
-        laneWidth = k >= 5 ? 8 : (k >= 3 ? 4 : 2)
+        laneWidth = k >= 9 ? 16 : (k >= 5 ? 8 : (k >= 3 ? 4 : 2))
         blocks = (k + laneWidth - 1) / laneWidth
         let shape = [prompts, blocks, width, maxNew, laneWidth]
         keys = (0..<layers).map { _ in Tensor.zeros(shape) }
@@ -63,6 +64,7 @@ public final class GeneratedCache {
                                    keys: keys[l].ptr, values: values[l].ptr, blocks: blocks, qkv: qkv,
                                    prefixKeys: prefixKeys, prefixValues: prefixValues, out: out)
         switch laneWidth {
+        case 16: kernel.run(SIMD16<Float>.self, groups, prefixLength)
         case 8: kernel.run(SIMD8<Float>.self, groups, prefixLength)
         case 4: kernel.run(SIMD4<Float>.self, groups, prefixLength)
         default: kernel.run(SIMD2<Float>.self, groups, prefixLength)
@@ -235,6 +237,11 @@ private func lanes<V: LaneVector>(_ p: UnsafeMutablePointer<Float>, _: V.Type) -
 protocol LaneVector: SIMD where Scalar == Float {
     /// `fastExp` on every lane, with the scalar version's bits.
     static func exp(_ x: Self) -> Self
+}
+
+extension SIMD16: LaneVector where Scalar == Float {
+    @inline(__always)
+    static func exp(_ x: SIMD16<Float>) -> SIMD16<Float> { SIMD16(lowHalf: fastExp(x.lowHalf), highHalf: fastExp(x.highHalf)) }
 }
 
 extension SIMD8: LaneVector where Scalar == Float {

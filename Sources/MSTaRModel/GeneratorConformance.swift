@@ -38,6 +38,18 @@ public enum GeneratorConformance {
             out.append("another seed gave the same rollouts (is the seed used?)")
         }
 
+        // Several temperatures at once: each what a call at that temperature alone gives.
+        let temperatures: [Float] = [0.5, 1]
+        let together = try generator.generate(prompts, k: k, temperatures: temperatures, options: sampling, seed: seed, shouldStop: nil)
+        if together.count != temperatures.count { out.append("\(together.count) lists of rollouts for \(temperatures.count) temperatures") }
+        for (t, drawn) in zip(temperatures, together) {
+            var o = sampling
+            o.temperature = t
+            if try generator.generate(prompts, k: k, options: o, seed: seed) != drawn {
+                out.append("temperature \(formatNumber(Double(t))): the rollouts of several temperatures at once differ from one at a time")
+            }
+        }
+
         // A prompt's rollouts do not depend on the prompts beside it.
         for (i, p) in prompts.enumerated() where i < first.count {
             if try generator.generate([p], k: k, options: sampling, seed: seed).first != first[i] {

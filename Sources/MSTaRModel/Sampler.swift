@@ -89,15 +89,29 @@ public final class Sampler {
     /// `k` responses for each prompt; `seed` and each prompt's stream seed every sample.
     public func generate(_ prompts: [SamplePrompt], k: Int, options: SamplingOptions, seed: UInt64,
                          shouldStop: (() -> Bool)? = nil) throws -> [[Rollout]] {
+        try generate(prompts, k: k, temperatures: [options.temperature], options: options, seed: seed, shouldStop: shouldStop).first ?? []
+    }
+
+    /// `k` responses for each prompt at each temperature, `[temperature][prompt][sample]`: each
+    /// chunk of prompts is prefilled once and decoded at every temperature in turn, with the
+    /// chunks and seeds of `generate`, so each temperature's rollouts are the ones `generate` gives.
+    public func generate(_ prompts: [SamplePrompt], k: Int, temperatures: [Float], options: SamplingOptions, seed: UInt64,
+                         shouldStop: (() -> Bool)? = nil) throws -> [[[Rollout]]] {
         guard k > 0 else { throw TensorError.invalid("k must be at least 1") }
         let perChunk = Swift.max(1, options.chunk / k)
-        var out: [[Rollout]] = []
-        out.reserveCapacity(prompts.count)
+        var out = [[[Rollout]]](repeating: [], count: temperatures.count)
         var start = 0
-        while start < prompts.count {
-            if shouldStop?() == true { break }
+        chunks: while start < prompts.count {
             let end = Swift.min(prompts.count, start + perChunk)
-            out += try Tensor.withoutGrad { try generateChunk(Array(prompts[start..<end]), k: k, options: options, seed: seed) }
+            let chunk = Array(prompts[start..<end])
+            let prefilled = try Tensor.withoutGrad { try prefill(chunk) }
+            for (i, t) in temperatures.enumerated() {
+                // A stop returns, at every temperature, the chunks that all of them finished.
+                if shouldStop?() == true { out = out.map { Array($0.prefix(start)) }; break chunks }
+                var o = options
+                o.temperature = t
+                out[i] += try Tensor.withoutGrad { try decodeChunk(chunk, prefilled, k: k, options: o, seed: seed) }
+            }
             start = end
         }
         return out
@@ -108,10 +122,20 @@ public final class Sampler {
         RNG(seed: SplitMix64.mix(seed ^ SplitMix64.mix(stream)), stream: UInt64(j))
     }
 
-    private func generateChunk(_ prompts: [SamplePrompt], k: Int, options: SamplingOptions, seed: UInt64) throws -> [[Rollout]] {
+    /// A chunk's prefixes, run once for every temperature it is decoded at.
+    struct Prefilled {
+        /// Prefix length (image tokens and prompt) of each prompt, and the longest.
+        let prefixLength: [Int], maxPrefix: Int
+        /// Per layer, each prompt's prefix keys and values [prompts, maxPrefix, dModel].
+        let keys: [Tensor], values: [Tensor]
+        /// Each prompt's next-token logits after its prefix [prompts, vocab].
+        let firstLogits: Tensor
+    }
+
+    /// Prefills each prompt alone: keys and values of its prefix, and its first-token logits.
+    func prefill(_ prompts: [SamplePrompt]) throws -> Prefilled {
         let c = model.config, d = c.dModel, layers = c.layers
-        let nP = prompts.count, n = nP * k
-        // Prefill each prompt alone: keys and values of its prefix, and its first-token logits.
+        let nP = prompts.count
         let prefixLength = try prompts.map { p -> Int in
             guard !p.prompt.isEmpty, p.prompt.count < c.maxText else {
                 throw TensorError.invalid("prompt of \(p.prompt.count) tokens: must be 1 to \(c.maxText - 1) tokens")
@@ -126,6 +150,16 @@ public final class Sampler {
             try prefill(p, keys: prefixK.map { $0.ptr + i * maxPrefix * d }, values: prefixV.map { $0.ptr + i * maxPrefix * d },
                         logits: firstLogits.ptr + i * c.vocab)
         }
+        return Prefilled(prefixLength: prefixLength, maxPrefix: maxPrefix, keys: prefixK, values: prefixV, firstLogits: firstLogits)
+    }
+
+    /// Decodes `k` samples of every prompt of a prefilled chunk.
+    private func decodeChunk(_ prompts: [SamplePrompt], _ prefilled: Prefilled, k: Int, options: SamplingOptions,
+                             seed: UInt64) throws -> [[Rollout]] {
+        let c = model.config, d = c.dModel, layers = c.layers
+        let nP = prompts.count, n = nP * k
+        let prefixLength = prefilled.prefixLength, maxPrefix = prefilled.maxPrefix
+        let prefixK = prefilled.keys, prefixV = prefilled.values, firstLogits = prefilled.firstLogits
 
         // The chunk's limit: `maxTokens`, or less when the chunk's longest prefix leaves less room.
         // That makes a long prompt's neighbours stop early too; the recorded notebooks (PRM labels
@@ -190,8 +224,8 @@ public final class Sampler {
         // The training forward, keeping each layer's keys and values; only the last position's
         // logits are needed (norms act per row, and the head's product row by row).
         let length = c.imageTokens + p.prompt.count, textLength = p.prompt.count
-        let states = try model.hidden(prefix: try model.vision(image), tokens: p.prompt.map(Int32.init), batch: 1,
-                                      length: textLength) { l, qkv in
+        let (prefix, states) = try model.prefill(images: try model.vision(image), prompts: [p.prompt.map(Int32.init)])
+        for (l, qkv) in prefix.qkv.enumerated() {
             for t in 0..<length {
                 (keys[l] + t * d).update(from: qkv.ptr + t * 3 * d + d, count: d)
                 (values[l] + t * d).update(from: qkv.ptr + t * 3 * d + 2 * d, count: d)

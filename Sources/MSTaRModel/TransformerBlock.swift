@@ -59,6 +59,23 @@ public final class TransformerBlock {
         norm == .layerNorm ? try layerNorm(x, weight: w, bias: b) : try rmsNorm(x, weight: w)
     }
 
+    /// [B, P + T, 3C]: row b holds its prefix's positions, then its own `qkv` rows [T, 3C].
+    func prepend(_ past: Past, to qkv: Tensor) throws -> Tensor {
+        let (g, p) = (past.qkv.shape.first ?? 0, past.qkv.rank == 3 ? past.qkv.shape[1] : 0)
+        guard causal, past.qkv.rank == 3, qkv.rank == 3, past.qkv.shape[2] == qkv.shape[2], past.rows.count == qkv.shape[0],
+              past.lengths.count == g, past.lengths.allSatisfy({ (0...p).contains($0) }), past.rows.allSatisfy({ (0..<g).contains($0) }) else {
+            throw TensorError.shapeMismatch("cached prefixes [G, P, 3C] continue causal attention over [B, T, 3C], one prefix per row; got \(past.qkv.shape) and \(qkv.shape)")
+        }
+        let (b, t, w) = (qkv.shape[0], qkv.shape[1], qkv.shape[2])
+        let out = Tensor.zeros([b, p + t, w])
+        for (i, r) in past.rows.enumerated() {
+            let n = past.lengths[r]
+            (out.ptr + i * (p + t) * w).update(from: past.qkv.ptr + r * p * w, count: n * w)
+            (out.ptr + (i * (p + t) + n) * w).update(from: qkv.ptr + i * t * w, count: t * w)
+        }
+        return out
+    }
+
     /// The MLP's activation on fc1's output: GELU, or SiLU(gate) ⊙ up for SwiGLU.
     func activate(_ h: Tensor) throws -> Tensor {
         if mlp == .gelu { return gelu(h) }
@@ -67,14 +84,39 @@ public final class TransformerBlock {
         return try mul(silu(gate), up)
     }
 
+    /// Cached prefixes that a batch continues: per prefix its fused QKV as `observeQKV` saw it
+    /// (rows of `qkv` [G, P, 3·dModel], the first `lengths[g]` positions of row g its own), and
+    /// for each batch row the prefix it continues.
+    public struct Past {
+        /// The prefixes' fused queries, keys and values [G, P, 3·dModel].
+        public let qkv: Tensor
+        /// Positions of each prefix (image tokens and prompt).
+        public let lengths: [Int]
+        /// For each batch row, the prefix it continues.
+        public let rows: [Int]
+        /// Prefixes `qkv` of `lengths` positions, continued by batch rows `rows`.
+        public init(qkv: Tensor, lengths: [Int], rows: [Int]) { self.qkv = qkv; self.lengths = lengths; self.rows = rows }
+    }
+
     /// x: [B, T, dModel] → [B, T, dModel]. `observeQKV`, when given, sees the fused queries, keys
     /// and values [B, T, 3·dModel]: the KV-cache prefill keeps its keys and values from this same
     /// forward that training runs, so the two cannot drift apart.
-    public func callAsFunction(_ x: Tensor, observeQKV: ((Tensor) throws -> Void)? = nil) throws -> Tensor {
+    ///
+    /// With `past`, row b of x holds the positions after prefix `past.rows[b]` and attends to that
+    /// prefix's keys and values too (causal blocks, inference only); every output has the bits the
+    /// whole sequence's forward gives it.
+    public func callAsFunction(_ x: Tensor, past: Past? = nil, observeQKV: ((Tensor) throws -> Void)? = nil) throws -> Tensor {
         let h = try normalize(x, ln1Weight, ln1Bias)
         let qkv = try linear(h, qkvWeight, qkvBias)
         try observeQKV?(qkv)
-        let a = try linear(try selfAttention(qkv, heads: heads, causal: causal), projWeight, projBias)
+        let attention: Tensor
+        if let past {
+            attention = try selfAttention(try prepend(past, to: qkv), heads: heads, queriesFrom: past.rows.map { past.lengths[$0] },
+                                          count: qkv.shape[1])
+        } else {
+            attention = try selfAttention(qkv, heads: heads, causal: causal)
+        }
+        let a = try linear(attention, projWeight, projBias)
         let x1 = try add(x, a)
         let h2 = try normalize(x1, ln2Weight, ln2Bias)
         let m = try linear(try activate(try linear(h2, fc1Weight, fc1Bias)), fc2Weight, fc2Bias)

@@ -93,6 +93,57 @@ public final class VisionLanguageModel {
             ? try layerNorm(textStates, weight: normWeight, bias: normBias) : try rmsNorm(textStates, weight: normWeight)
     }
 
+    /// What a forward over prefixes (image tokens and prompt) leaves for continuing them: per
+    /// layer the fused queries, keys and values [G, imageTokens + longest prompt, 3·dModel], and
+    /// each prompt's length.
+    public struct Prefix {
+        /// Per layer, the prefixes' fused QKV (prompts right-padded).
+        public let qkv: [Tensor]
+        /// Text tokens of each prefix (its continuation's text positions start there).
+        public let textLengths: [Int]
+    }
+
+    /// The forward over G prefixes: image tokens `images` [G, imageTokens, dModel] and one prompt
+    /// each (right-padded together; causal attention keeps padding from mattering). Returns what
+    /// continuing them needs and the final hidden states of the text positions [G, longest, dModel]
+    /// (the sampler's first-token logits come from the last of each prompt).
+    public func prefill(images: Tensor, prompts: [[Int32]], pad: Int32 = 0) throws -> (prefix: Prefix, hidden: Tensor) {
+        guard !prompts.isEmpty, prompts.allSatisfy({ !$0.isEmpty }) else { throw TensorError.invalid("prefill needs prompts of at least one token") }
+        let length = prompts.map(\.count).max()!
+        var tokens = [Int32](repeating: pad, count: prompts.count * length)
+        for (g, p) in prompts.enumerated() { for (j, t) in p.enumerated() { tokens[g * length + j] = t } }
+        var qkv: [Tensor] = []
+        let h = try hidden(prefix: images, tokens: tokens, batch: prompts.count, length: length) { _, t in qkv.append(t) }
+        return (Prefix(qkv: qkv, textLengths: prompts.map(\.count)), h)
+    }
+
+    /// Final hidden states [B, T, dModel] of continuations of cached prefixes: row b of `tokens`
+    /// [B, T] (right-padded) continues prefix `rows[b]` at the text positions after its prompt.
+    /// Inference only; each state has the bits `hidden` gives it over the whole sequence, at a
+    /// fraction of the cost when many continuations share a prefix (the PRM scoring K responses to
+    /// each prompt).
+    public func hidden(continuing prefix: Prefix, rows: [Int], tokens: [Int32], batch: Int, length: Int) throws -> Tensor {
+        guard rows.count == batch, tokens.count == batch * length, prefix.qkv.count == blocks.count,
+              rows.allSatisfy({ prefix.textLengths.indices.contains($0) && prefix.textLengths[$0] + length <= config.maxText }) else {
+            throw TensorError.invalid("continuations of \(length) tokens must fit the model's maxText \(config.maxText) after their prompts, one prefix per row of [\(batch), \(length)]")
+        }
+        let d = config.dModel
+        let tok = try embedding(tokens, tokenEmbedding, shape: [batch, length])
+        let x = Tensor(uninitialized: [batch, length, d])
+        // Token plus text position, each row from its own prompt's end (the sum `hidden` forms).
+        for (b, r) in rows.enumerated() {
+            let start = prefix.textLengths[r]
+            for j in 0..<length {
+                let o = (b * length + j) * d, pe = positionEmbedding.ptr + (start + j) * d
+                for f in 0..<d { x.ptr[o + f] = tok.ptr[o + f] + pe[f] }
+            }
+        }
+        let lengths = prefix.textLengths.map { config.imageTokens + $0 }
+        var h = x
+        for (l, b) in blocks.enumerated() { h = try b(h, past: TransformerBlock.Past(qkv: prefix.qkv[l], lengths: lengths, rows: rows)) }
+        return config.norm == .layerNorm ? try layerNorm(h, weight: normWeight, bias: normBias) : try rmsNorm(h, weight: normWeight)
+    }
+
     /// Next-token logits [B, T, vocab] at every text position.
     public func logits(images: Tensor, tokens: [Int32], batch: Int, length: Int) throws -> Tensor {
         try linear(try hidden(images: images, tokens: tokens, batch: batch, length: length), head)

@@ -47,6 +47,41 @@ public func selfAttention(_ qkv: Tensor, heads: Int, causal: Bool = true) throws
     }
 }
 
+/// Self-attention for `count` positions of each batch row only, from `queriesFrom[b]` in row b of
+/// `qkv` [B, T, 3C], each seeing every earlier position of its row (causal): [B, count, C].
+/// Continuing cached prefixes (the PRM scoring responses to many prompts) puts each row's prefix
+/// keys and values first, its own length in `queriesFrom`. Each output is the one `selfAttention`
+/// computes for its position, with the same operations in the same order, so it has the same bits.
+/// Inference only: nothing is recorded for backward.
+public func selfAttention(_ qkv: Tensor, heads: Int, queriesFrom starts: [Int], count: Int) throws -> Tensor {
+    guard qkv.rank == 3, qkv.shape[2] % (3 * heads) == 0, heads > 0, starts.count == qkv.shape[0], count > 0,
+          starts.allSatisfy({ $0 >= 0 && $0 + count <= qkv.shape[1] }) else {
+        throw TensorError.shapeMismatch("selfAttention needs qkv of shape [B, T, 3·C] with C divisible by \(heads) heads and B rows of \(count) queries inside T, got \(qkv.shape) from \(starts)")
+    }
+    guard !(Tensor.isGradEnabled && qkv.requiresGrad) else {
+        throw TensorError.invalid("selfAttention(queriesFrom:) has no backward; call it inside Tensor.withoutGrad")
+    }
+    let (b, t, c3) = (qkv.shape[0], qkv.shape[1], qkv.shape[2])
+    let c = c3 / 3, hs = c / heads
+    let scale = 1 / Float(hs).squareRoot()
+    let out = Tensor(uninitialized: [b, count, c])
+    let probs = UnsafeMutablePointer<Float>.allocate(capacity: b * heads * count * t)
+    defer { probs.deallocate() }
+    let pq = qkv.ptr, po = out.ptr
+    starts.withUnsafeBufferPointer { starts in
+        parallelEach(b * heads) { bh in
+            let bi = bh / heads, h = bh % heads, q0 = starts[bi], length = q0 + count
+            let q = pq + bi * t * c3 + h * hs, k = q + c, v = q + 2 * c
+            let p = probs + bh * count * t
+            sgemm(transB: true, m: count, n: length, k: hs, alpha: scale, a: q + q0 * c3, lda: c3, b: k, ldb: c3, c: p, ldc: length)
+            for i in 0..<count { softmaxRow(p + i * length, q0 + i + 1) }
+            for i in 0..<count where q0 + i + 1 < length { (p + i * length + q0 + i + 1).update(repeating: 0, count: length - q0 - i - 1) }
+            sgemm(m: count, n: hs, k: length, a: p, lda: length, b: v, ldb: c3, c: po + bi * count * c + h * hs, ldc: c)
+        }
+    }
+    return out
+}
+
 /// Writes d(qkv) for every (batch, head): dV = Pᵀ dO, dP = dO Vᵀ, dS = P ⊙ (dP − rowsum(dP ⊙ P)),
 /// dQ = dS K · scale, dK = dSᵀ Q · scale.
 private func attentionBackward(

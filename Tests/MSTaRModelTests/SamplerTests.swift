@@ -86,6 +86,31 @@ extension VisionLanguageModel {
         #expect(Set(together[3].map(\.tokens)).count > 1)
     }
 
+    /// Several temperatures in one call (each chunk prefilled once) give each temperature's
+    /// rollouts of a call of its own, over several chunks; a stop returns a prefix of the prompts
+    /// at every temperature.
+    @Test func severalTemperaturesAtOnceEqualOneAtATime() throws {
+        let model = try tinyModel(seed: 84)
+        var rng = RNG(seed: 85)
+        let prompts = try (0..<7).map { i in
+            SamplePrompt(image: try randomCanvas(&rng), prompt: (0..<(1 + i % 3)).map { _ in rng.int(below: 10) + 1 }, stream: UInt64(i))
+        }
+        let sampler = Sampler(model: model, eos: 0)
+        let options = SamplingOptions(maxTokens: 6, chunk: 12)  // 3 prompts of k = 4 per chunk
+        let temperatures: [Float] = [0, 0.5, 1.4]
+        let together = try sampler.generate(prompts, k: 4, temperatures: temperatures, options: options, seed: 3)
+        #expect(together.count == 3)
+        for (t, drawn) in zip(temperatures, together) {
+            var o = options
+            o.temperature = t
+            #expect(try sampler.generate(prompts, k: 4, options: o, seed: 3) == drawn, "T = \(t)")
+        }
+        var calls = 0
+        let stopped = try sampler.generate(prompts, k: 4, temperatures: temperatures, options: options, seed: 3,
+                                           shouldStop: { calls += 1; return calls > 4 })
+        #expect(stopped.count == 3 && stopped.allSatisfy { $0.count == 3 } && zip(stopped, together).allSatisfy { $0 == Array($1.prefix(3)) })
+    }
+
     @Test func lengthLimitAndEndOfResponse() throws {
         let model = try tinyModel(seed: 86)
         var rng = RNG(seed: 87)

@@ -149,6 +149,29 @@ import Testing
         }
     }
 
+    /// Attention for later positions only (cached prefixes continued), each batch row from its
+    /// own start, gives those positions the bits of the whole sequence's attention, padded after
+    /// or not, and refuses to record a gradient.
+    @Test func attentionFromALaterPositionHasTheWholeSequencesBits() throws {
+        var rng = RNG(seed: 26)
+        let (b, t, heads, hs) = (3, 9, 2, 4)
+        let c = heads * hs
+        let qkv = randn([b, t, 3 * c], &rng)
+        let whole = try selfAttention(qkv, heads: heads, causal: true)
+        for (starts, count) in [([0, 0, 0], 9), ([1, 5, 8], 1), ([2, 0, 4], 5), ([3, 3, 3], 2)] {
+            let later = try Tensor.withoutGrad { try selfAttention(qkv, heads: heads, queriesFrom: starts, count: count) }
+            #expect(later.shape == [b, count, c])
+            for bi in 0..<b {
+                for i in 0..<count {
+                    for f in 0..<c { #expect(later[bi, i, f].bitPattern == whole[bi, starts[bi] + i, f].bitPattern, "\(starts) row \(bi)") }
+                }
+            }
+        }
+        #expect(throws: TensorError.self) { try Tensor.withoutGrad { try selfAttention(qkv, heads: heads, queriesFrom: [8, 0, 0], count: 2) } }
+        qkv.requiresGrad = true
+        #expect(throws: TensorError.self) { try selfAttention(qkv, heads: heads, queriesFrom: [1, 1, 1], count: 1) }
+    }
+
     @Test func embeddingAndLayoutOpsMatchLoops() throws {
         var rng = RNG(seed: 26)
         let table = randn([5, 3], &rng)
@@ -172,3 +195,4 @@ import Testing
         #expect(serial.0 == parallel.0 && serial.1 == parallel.1 && serial.2 == parallel.2)
     }
 }
+

@@ -243,24 +243,66 @@ import Testing
         #expect(ProcessRewardModel.stepEnds([]) == [])
     }
 
-    /// Scoring with each scene encoded once agrees with encoding it for every response.
-    @Test func sharedScenePrefixesGiveTheSameScores() throws {
-        try Runtime.withThreads(1) {
+    /// Scoring with each scene encoded once and each prompt's prefix run once (its responses
+    /// continue it) gives the bits of a forward over every whole sequence alone: long responses cut
+    /// at the model's text limit, empty ones, any batch size and thread count.
+    @Test(arguments: [1, 2])
+    func sharedPrefixesGiveTheWholeSequencesScores(threads: Int) throws {
+        try Runtime.withThreads(threads) {
             let prm = ProcessRewardModel(model: Fixture.policy)
             let e = Array(Fixture.suite.examples(.validation).prefix(3))
             let t = Tokenizer.standard
-            let items = try [(e[0], "read 3 ; answer 3"), (e[0], "answer 7"), (e[1], "read 1 2 ; 1 + 2 = 3 ; answer 3"), (e[2], "answer 1"), (e[0], "count 2")]
+            let long = Array(repeating: "read 3 ; 3 + 3 = 6", count: 12).joined(separator: " ; ") + " ; answer 6"
+            let items = try [(e[0], "read 3 ; answer 3"), (e[0], "answer 7"), (e[1], "read 1 2 ; 1 + 2 = 3 ; answer 3"), (e[2], "answer 1"),
+                             (e[0], "count 2"), (e[1], long), (e[2], "")]
                 .map { (example: $0.0, tokens: try t.encodeResponse($0.1)) }
-            let shared = try prm.stepScores(items, batchSize: 2)
-            for (i, item) in items.enumerated() {
-                let seq = TrainingSequence(image: item.example.image, prompt: try t.encodePrompt(question: item.example.question, hasImage: true),
-                                           response: item.tokens + [t.pad])
-                let b = try SequenceBatch([seq], config: prm.model.config)
-                let s = try Tensor.withoutGrad { try prm.model.scores(try prm.model.hidden(images: b.images, tokens: b.tokens, batch: 1, length: b.length)) }
-                let direct = ProcessRewardModel.stepEnds(item.tokens).map { 1 / (1 + exp(-s.ptr[seq.prompt.count + $0])) }
-                #expect(zip(direct, shared[i]).allSatisfy { abs($0 - $1) < 1e-5 }, "item \(i): \(direct) vs \(shared[i])")
+            #expect(items[5].tokens.count > prm.model.config.maxText, "the long response exceeds the text limit")
+            for batchSize in [1, 2, 64] {
+                let shared = try prm.stepScores(items, batchSize: batchSize)
+                for (i, item) in items.enumerated() {
+                    let seq = TrainingSequence(image: item.example.image, prompt: try t.encodePrompt(question: item.example.question, hasImage: true),
+                                               response: item.tokens + [t.pad])
+                    let b = try SequenceBatch([seq], config: prm.model.config)
+                    let s = try Tensor.withoutGrad { try prm.model.scores(try prm.model.hidden(images: b.images, tokens: b.tokens, batch: 1, length: b.length)) }
+                    let direct = ProcessRewardModel.stepEnds(item.tokens).map { seq.prompt.count + $0 }.filter { $0 < b.length }
+                        .map { 1 / (1 + exp(-s.ptr[$0])) }
+                    #expect(direct.map(\.bitPattern) == shared[i].map(\.bitPattern), "item \(i), batches of \(batchSize): \(direct) vs \(shared[i])")
+                }
             }
         }
+    }
+
+    /// The dynamics at several temperatures at once equal each measured alone, and scoring only the
+    /// prompts whose responses are neither all right nor all wrong gives the metrics that scoring
+    /// every response gives.
+    @Test func dynamicsAtSeveralTemperaturesAndScoringOnlyWhatRanksAgree() throws {
+        let prm = ProcessRewardModel(model: Fixture.policy)
+        let examples = Array(Fixture.suite.examples(.validation).prefix(8))
+        let sampler = Sampler(model: Fixture.policy)
+        let temperatures: [Float] = [0.3, 0.9, 1.5]
+        let together = try measureDynamics(generator: sampler, scorer: prm, aggregation: .min, examples: examples, k: 6,
+                                           temperatures: temperatures, greedy: true, seed: 5, maxTokens: 24)
+        var mixedSeen = false
+        for (t, m) in zip(temperatures, together) {
+            let alone = try measureDynamics(generator: sampler, scorer: prm, aggregation: .min, examples: examples, k: 6,
+                                            temperature: t, greedy: true, seed: 5, maxTokens: 24)
+            #expect(alone == m, "T = \(t)")
+            // Against scoring every response.
+            let prompts = try examples.enumerated().map { try SamplePrompt($1, stream: UInt64($0)) }
+            let drawn = try sampler.generate(prompts, k: 6, options: SamplingOptions(temperature: t, maxTokens: 24), seed: 5)
+            let greedy = try sampler.generate(prompts, k: 1, options: .greedy(maxTokens: 24), seed: 5)
+            let answers = drawn.map { $0.map { AnswerExtractor.extract(ids: $0.tokens) } }
+            let scores = try zip(examples, drawn).map { e, rs in try prm.scores(rs.map { (e, $0.tokens) }) }
+            mixedSeen = mixedSeen || zip(examples, answers).contains { e, a in Set(a.map { $0 == e.answer }).count == 2 }
+            let full = DynamicsMetrics.compute(
+                examples: examples, greedyAnswers: greedy.map { AnswerExtractor.extract(ids: $0[0].tokens) }, answers: answers,
+                rankScores: scores, ranker: "prm", prmScores: scores, entropies: drawn.map { $0.map(\.meanEntropy) },
+                lengths: drawn.map { $0.map(\.tokens.count) },
+                stepsCorrect: zip(examples, drawn).map { e, rs in rs.map { StepVerifier.verify(ids: $0.tokens, for: e).stepsCorrect } },
+                k: 6, temperature: t)
+            #expect(full == m, "T = \(t)")
+        }
+        #expect(mixedSeen, "some prompt has right and wrong responses, so the PRM ranks something")
     }
 
     /// Monte-Carlo labels: the last step's label is the response's correctness; training lowers the

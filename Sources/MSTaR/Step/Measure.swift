@@ -12,8 +12,14 @@ extension Evolution {
     /// The dynamics of the current policy on `examples`, through the run's generator and PRM (the
     /// step's measure stage and every candidate of the temperature search).
     func measure(_ examples: [Example], temperature t: Float, greedy: Bool, seed: UInt64, shouldStop: (() -> Bool)?) throws -> DynamicsMetrics {
+        try measure(examples, temperatures: [t], greedy: greedy, seed: seed, shouldStop: shouldStop)[0]
+    }
+
+    /// `measure` at several temperatures in one request (the temperature search's candidates).
+    func measure(_ examples: [Example], temperatures: [Float], greedy: Bool, seed: UInt64,
+                 shouldStop: (() -> Bool)?) throws -> [DynamicsMetrics] {
         try measureDynamics(generator: generator(), scorer: prm, aggregation: prm?.aggregation ?? .min, examples: examples,
-                            k: settings.dynamicsK, temperature: t, greedy: greedy, seed: seed, maxTokens: settings.maxTokens,
-                            tokenizer: tokenizer, shouldStop: shouldStop)
+                            k: settings.dynamicsK, temperatures: temperatures, greedy: greedy, seed: seed,
+                            maxTokens: settings.maxTokens, tokenizer: tokenizer, shouldStop: shouldStop)
     }
 }
