@@ -56,6 +56,8 @@ public final class Evolution {
     public internal(set) var history: [DynamicsRecord] = []
     /// The last step's intermediates (samples, rewards, PRM scores, selections).
     public internal(set) var last: StepResult?
+    /// The PRM the last step scored with (nil when it scored nothing): `scored(_:)` completes its records.
+    var scorer: ProcessRewardModel?
     /// When set, each step appends to `runDirectory/dynamics.jsonl` and `timings.jsonl`.
     public var runDirectory: URL?
 
@@ -192,10 +194,12 @@ public final class Evolution {
 
         let plan = try schedule()
         var selection = StepSelection(training: plan.seedChains)
+        var usedScorer: ProcessRewardModel?
         if s.method != .sft {
             let (prompts, drawn) = try timed(\.sample, "sample") { try sample(plan.prompts, temperature: t, shouldStop: shouldStop) }
             let needsScores = prm != nil && (s.selection.needsPRM || s.promptVariation == .prmVote)
             let stepScores = needsScores ? try timed(\.prm, "prm") { try score(plan.prompts, drawn) } : nil
+            usedScorer = stepScores == nil ? nil : prm
             selection = timed(\.select, "select") { judgeStep(plan.prompts, prompts: prompts, drawn: drawn, stepScores: stepScores) }
         }
 
@@ -211,7 +215,9 @@ public final class Evolution {
         }
         times.step = number
         times.total = Date().timeIntervalSince(stepStart)
-        return try commit(plan, selection, temperature: t, search: search, report: report, dynamics: dynamics, times: times)
+        let result = try commit(plan, selection, temperature: t, search: search, report: report, dynamics: dynamics, times: times)
+        scorer = usedScorer
+        return result
     }
 
     /// Runs `count` steps (stopping early when interrupted between steps).

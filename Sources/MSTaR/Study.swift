@@ -32,8 +32,19 @@ public struct StudyExperiment: Sendable {
     public var title: String
     /// What the study found, for the report.
     public var finding: String
-    /// The variants compared, in table order.
+    /// The variants compared, in table order; the first is the baseline the others are tested against.
     public var variants: [StudyVariant]
+    /// What the study found, as pairs of variants (the first better): the report says, for each
+    /// pair present, whether the runs agree, disagree or do not resolve it.
+    public var claims: [StudyClaim] = []
+}
+
+/// One finding of the study as a comparison: variant `better` beats variant `worse`.
+public struct StudyClaim: Sendable, Equatable {
+    /// The variant the study found better, and the one it beat.
+    public var better: String, worse: String
+    /// `better` beats `worse`.
+    public init(_ better: String, beats worse: String) { self.better = better; self.worse = worse }
 }
 
 /// How large the study's runs are.
@@ -138,19 +149,31 @@ public enum Study {
         temperature.append(StudyVariant("dynamic (Reward-Pass@2)", base(.mstar)))
         if !quick { temperature.append(StudyVariant("dynamic (Pass@K)", with(.mstar) { $0.temperatureCriterion = .passAtK })) }
 
+        let continuous = "continuous (interval 0.25)"
         return [
             StudyExperiment(name: "methods", title: "Training methods",
                             finding: "continuous self-evolving with a moderate interval (25%) beats iterative RFT and ReST-EM; the PRM and the dynamic temperature add to it",
-                            variants: methods),
+                            variants: methods,
+                            claims: [StudyClaim("mstar (full recipe)", beats: "pre-evolved"), StudyClaim(continuous, beats: "iterative-rft"),
+                                     StudyClaim(continuous, beats: "rest-em"), StudyClaim("continuous + PRM top-2", beats: continuous),
+                                     StudyClaim("mstar (full recipe)", beats: "continuous + PRM top-2")]),
             StudyExperiment(name: "selection", title: "Selection among correct responses",
                             finding: "the PRM helps as a reranker of correct responses; top-2 is best",
-                            variants: selection),
+                            variants: selection,
+                            claims: [StudyClaim("PRM top-2", beats: "all correct"), StudyClaim("PRM top-2", beats: "random-2"),
+                                     StudyClaim("PRM top-2", beats: "PRM top-1"), StudyClaim("PRM top-2", beats: "PRM top-4")]),
             StudyExperiment(name: "prompts", title: "Prompt variation",
                             finding: "unlabelled prompts help only when the reward is reliable; the recipe uses labelled prompts only",
-                            variants: prompts),
+                            variants: prompts,
+                            claims: [StudyClaim("+ unlabelled, oracle labels", beats: "labelled only"),
+                                     StudyClaim("labelled only", beats: "+ unlabelled, majority vote"),
+                                     StudyClaim("labelled only", beats: "+ unlabelled, PRM-weighted vote")]),
             StudyExperiment(name: "temperature", title: "Dynamics: fixed versus dynamic temperature",
                             finding: "Pass@K falls at every fixed temperature; choosing the temperature by Reward-Pass@2 beats fixed ones and choosing by Pass@K",
-                            variants: temperature),
+                            variants: temperature,
+                            claims: [StudyClaim("dynamic (Reward-Pass@2)", beats: "fixed T = 0.6"), StudyClaim("dynamic (Reward-Pass@2)", beats: "fixed T = 1"),
+                                     StudyClaim("dynamic (Reward-Pass@2)", beats: "fixed T = 1.4"),
+                                     StudyClaim("dynamic (Reward-Pass@2)", beats: "dynamic (Pass@K)")]),
         ]
     }
 }

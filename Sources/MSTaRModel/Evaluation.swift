@@ -54,6 +54,9 @@ public struct EvaluationResult: Codable, Equatable, Sendable {
     public var seconds: Double
     /// Correct samples per prompt (not in the JSON): Pass@k for every k <= K comes from these.
     public var correctCounts: [Int] = []
+    /// Whether each prompt's greedy answer is right (not in the JSON): paired tests between
+    /// variants compare these prompt by prompt.
+    public var greedyCorrect: [Bool] = []
 
     /// Pass@k for k = 1...K, from `correctCounts`.
     public var passAtKCurve: [Double] {
@@ -82,14 +85,14 @@ public func evaluate(_ model: VisionLanguageModel, examples: [Example], split: S
         : []
     var byFamily: [String: (n: Int, greedy: Int, pass: Double)] = [:]
     var greedyTotal = 0, passTotal = 0.0
-    var counts: [Int] = []
+    var counts: [Int] = [], greedyCorrect: [Bool] = []
     for (i, e) in examples.enumerated() {
         guard let gold = e.answer else { continue }
         let g = AnswerExtractor.extract(ids: greedy[i][0].tokens, tokenizer: tokenizer) == gold ? 1 : 0
         let c = k > 0 ? sampled[i].filter { AnswerExtractor.extract(ids: $0.tokens, tokenizer: tokenizer) == gold }.count : 0
         let p = k > 0 ? passAtK(n: k, c: c, k: k) : 0
         greedyTotal += g; passTotal += p
-        counts.append(c)
+        counts.append(c); greedyCorrect.append(g == 1)
         var f = byFamily[e.family.rawValue] ?? (0, 0, 0)
         f.n += 1; f.greedy += g; f.pass += p
         byFamily[e.family.rawValue] = f
@@ -99,7 +102,7 @@ public func evaluate(_ model: VisionLanguageModel, examples: [Example], split: S
         split: split, k: k, temperature: temperature, prompts: n,
         greedyAcc: n > 0 ? Double(greedyTotal) / Double(n) : 0, passAtK: n > 0 ? passTotal / Double(n) : 0,
         families: byFamily.mapValues { AccuracySummary(prompts: $0.n, greedyAcc: Double($0.greedy) / Double($0.n), passAtK: $0.pass / Double($0.n)) },
-        seconds: Date().timeIntervalSince(start), correctCounts: counts)
+        seconds: Date().timeIntervalSince(start), correctCounts: counts, greedyCorrect: greedyCorrect)
 }
 
 /// How well a policy reads scenes, from its greedy answer to the caption question

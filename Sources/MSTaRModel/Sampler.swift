@@ -65,12 +65,14 @@ public struct Rollout: Sendable, Equatable {
 
 /// Batched generation with a KV cache.
 ///
-/// Each prompt's prefix (image tokens and prompt text) is computed once, alone, and its keys and
-/// values are shared by its K samples; only generated tokens get per-sample cache rows, laid out
-/// so that attention runs across a prompt's samples in SIMD lanes (`GeneratedCache`). Every
-/// matrix product in decoding runs in fixed blocks of rows and every sample draws from its own
-/// seeded stream, so a sample's tokens and log-probabilities do not depend on which other prompts
-/// are in the batch or on the thread count.
+/// Each prompt's prefix (image tokens and prompt text) is computed once (a chunk's prompts in one
+/// forward with the portable numerics) and its keys and values are shared by its K samples; only
+/// generated tokens get per-sample cache rows, laid out so that attention runs across a prompt's
+/// samples in SIMD lanes (`GeneratedCache`). Samples of a prompt that have drawn the same tokens so
+/// far decode as one row. Every matrix product in decoding computes a row the same way wherever it
+/// sits (in fixed blocks of rows under OpenBLAS) and every sample draws from its own seeded stream,
+/// so a sample's tokens and log-probabilities do not depend on which other prompts are in the
+/// batch or on the thread count.
 public final class Sampler {
     /// The policy that decodes.
     public let model: VisionLanguageModel
@@ -79,6 +81,10 @@ public final class Sampler {
     /// Rows per GEMM block in decoding. Each block packs the weights again, so fewer, larger blocks
     /// pack less (128 measured 5% faster than 64 in `mstar bench`).
     static let block = 128
+
+    /// Whether samples of a prompt with the same tokens so far decode as one row (the default; the
+    /// rollouts are the same bits either way, which the tests check by turning it off).
+    public var sharesIdenticalPrefixes = true
 
     /// A sampler decoding from `model` that stops responses at `eos`.
     public init(model: VisionLanguageModel, eos: Int = Tokenizer.standard.eos) {
@@ -146,9 +152,16 @@ public final class Sampler {
         let prefixK = (0..<layers).map { _ in Tensor(uninitialized: [nP, maxPrefix, d]) }
         let prefixV = (0..<layers).map { _ in Tensor(uninitialized: [nP, maxPrefix, d]) }
         let firstLogits = Tensor(uninitialized: [nP, c.vocab])
-        for (i, p) in prompts.enumerated() {
-            try prefill(p, keys: prefixK.map { $0.ptr + i * maxPrefix * d }, values: prefixV.map { $0.ptr + i * maxPrefix * d },
-                        logits: firstLogits.ptr + i * c.vocab)
+        if Numerics.mode == .portable {
+            // The chunk's prompts in one forward, right-padded: every row has the bits it has alone
+            // (causal attention, and products whose rows do not depend on their place).
+            try prefillTogether(prompts, prefixLength: prefixLength, keys: prefixK, values: prefixV, logits: firstLogits)
+        } else {
+            // OpenBLAS's products can give a row other bits by its place: each prompt alone.
+            for (i, p) in prompts.enumerated() {
+                try prefill(p, keys: prefixK.map { $0.ptr + i * maxPrefix * d }, values: prefixV.map { $0.ptr + i * maxPrefix * d },
+                            logits: firstLogits.ptr + i * c.vocab)
+            }
         }
         return Prefilled(prefixLength: prefixLength, maxPrefix: maxPrefix, keys: prefixK, values: prefixV, firstLogits: firstLogits)
     }
@@ -178,15 +191,24 @@ public final class Sampler {
         var logits = Tensor(uninitialized: [n, c.vocab])
         for s in 0..<n { (logits.ptr + s * c.vocab).update(from: firstLogits.ptr + (s / k) * c.vocab, count: c.vocab) }
         var active = Array(0..<n)
+        // Samples of a prompt that have drawn the same tokens so far have the same next-token
+        // logits, bit for bit (a row's bits do not depend on its place), so each such set decodes
+        // as one row, its representative's: rep[s] is the first sample of s's set. At low
+        // temperatures most of a prompt's samples share long prefixes.
+        var rep = (0..<n).map { ($0 / k) * k }
+        var logitRow = Array(0..<n)  // row of `logits` that active[r] samples from
         while !active.isEmpty {
-            // Sample for every active sequence (row r of `logits` belongs to active[r]).
+            // Sample for every active sequence (row logitRow[r] of `logits` belongs to active[r]).
             let picks = UnsafeMutablePointer<(Int, Float, Float)>.allocate(capacity: active.count)
             let scratch = UnsafeMutablePointer<Float>.allocate(capacity: active.count * c.vocab)  // one per step, not per row
             defer { picks.deallocate(); scratch.deallocate() }
             rngs.withUnsafeMutableBufferPointer { rngBuf in
-                parallelEach(active.count) { r in
-                    let s = active[r]
-                    picks[r] = Sampler.pick(logits.ptr + r * c.vocab, c.vocab, options, &rngBuf[s], scratch: scratch + r * c.vocab)
+                logitRow.withUnsafeBufferPointer { logitRow in
+                    parallelEach(active.count) { r in
+                        let s = active[r]
+                        picks[r] = Sampler.pick(logits.ptr + logitRow[r] * c.vocab, c.vocab, options, &rngBuf[s],
+                                                scratch: scratch + r * c.vocab)
+                    }
                 }
             }
             var next: [Int] = []
@@ -197,8 +219,17 @@ public final class Sampler {
             }
             active = next
             if active.isEmpty { break }
-            logits = try decode(active: active, k: k, tokens: tokens, prefixLength: prefixLength, maxPrefix: maxPrefix,
-                                prefixK: prefixK, prefixV: prefixV, cache: generatedCache)
+            // The sets after this token: same set before and the same token now.
+            var firstOf: [Int: Int] = [:]
+            var unique: [Int] = []
+            logitRow = active.map { s in
+                let key = sharesIdenticalPrefixes ? rep[s] * c.vocab + tokens[s].last! : -1 - s
+                if let u = firstOf[key] { rep[s] = unique[u]; return u }
+                firstOf[key] = unique.count; rep[s] = s; unique.append(s)
+                return unique.count - 1
+            }
+            logits = try decode(active: active, unique: unique, rowOf: logitRow, k: k, tokens: tokens, prefixLength: prefixLength,
+                                maxPrefix: maxPrefix, prefixK: prefixK, prefixV: prefixV, cache: generatedCache)
         }
         return (0..<nP).map { p in
             (0..<k).map { j in
@@ -207,6 +238,37 @@ public final class Sampler {
                                meanEntropy: Float(entropy[s] / Double(Swift.max(1, tokens[s].count))), finished: finished[s])
             }
         }
+    }
+
+    /// Runs the prompts' prefixes through the model together, storing each layer's keys and values
+    /// ([prompts, maxPrefix, dModel]) and each prompt's logits at its last position.
+    private func prefillTogether(_ prompts: [SamplePrompt], prefixLength: [Int], keys: [Tensor], values: [Tensor],
+                                 logits: Tensor) throws {
+        let c = model.config, d = c.dModel, nP = prompts.count, maxPrefix = prefixLength.max()!
+        let pixels = c.imageHeight * c.imageWidth
+        let images = Tensor.zeros([nP, c.imageHeight, c.imageWidth])
+        for (i, p) in prompts.enumerated() {
+            guard let canvas = p.image else { continue }
+            guard canvas.height == c.imageHeight, canvas.width == c.imageWidth else {
+                throw TensorError.shapeMismatch("scene \(canvas.height)x\(canvas.width) does not fit the model's \(c.imageHeight)x\(c.imageWidth) input")
+            }
+            canvas.pixels.withUnsafeBufferPointer { (images.ptr + i * pixels).update(from: $0.baseAddress!, count: pixels) }
+        }
+        let (prefix, states) = try model.prefill(images: try model.vision(images), prompts: prompts.map { $0.prompt.map(Int32.init) })
+        let rows = prefix.qkv.first!.shape[1], textRows = states.shape[1]
+        for (l, qkv) in prefix.qkv.enumerated() {
+            for i in 0..<nP {
+                for t in 0..<prefixLength[i] {
+                    let src = qkv.ptr + (i * rows + t) * 3 * d
+                    (keys[l].ptr + (i * maxPrefix + t) * d).update(from: src + d, count: d)
+                    (values[l].ptr + (i * maxPrefix + t) * d).update(from: src + 2 * d, count: d)
+                }
+            }
+        }
+        let last = Tensor(uninitialized: [nP, d])
+        for (i, p) in prompts.enumerated() { (last.ptr + i * d).update(from: states.ptr + (i * textRows + p.prompt.count - 1) * d, count: d) }
+        let out = try linear(last, model.head)
+        withExtendedLifetime(out) { logits.ptr.update(from: out.ptr, count: nP * c.vocab) }
     }
 
     /// Runs one prompt's prefix through the model, storing each layer's keys and values and the
@@ -235,34 +297,49 @@ public final class Sampler {
         withExtendedLifetime(out) { logits.update(from: out.ptr, count: c.vocab) }
     }
 
-    /// One decoding step for the `active` sequences: embeds each one's last token, appends its keys
-    /// and values to the cache, and returns next-token logits [active, vocab].
-    private func decode(active: [Int], k: Int, tokens: [[Int]], prefixLength: [Int], maxPrefix: Int,
+    /// One decoding step for the `active` sequences: embeds the last token of each of `unique` (one
+    /// per set of samples with the same tokens; active row r belongs to set `rowOf[r]`), runs the
+    /// linear layers on those rows only, appends every active row's keys and values to the cache
+    /// (a set's rows get its one row), and returns next-token logits [unique, vocab].
+    private func decode(active: [Int], unique: [Int], rowOf: [Int], k: Int, tokens: [[Int]], prefixLength: [Int], maxPrefix: Int,
                         prefixK: [Tensor], prefixV: [Tensor], cache: GeneratedCache) throws -> Tensor {
-        let c = model.config, d = c.dModel, a = active.count
+        let c = model.config, d = c.dModel, a = active.count, u = unique.count
         // Every active sequence has fed the same number of tokens: all start together and leave when done.
         let generated = tokens[active[0]].count
         let groups = cache.laneGroups(active: active)
-        let x = Tensor(uninitialized: [a, d])
-        for (r, s) in active.enumerated() {
+        // Active row of each set's representative (the first active row of the set).
+        var repRow = [Int](repeating: -1, count: u)
+        for (r, i) in rowOf.enumerated() where repRow[i] < 0 { repRow[i] = r }
+        let x = Tensor(uninitialized: [u, d])
+        for (i, s) in unique.enumerated() {
             let g = tokens[s].count - 1  // index of the token being fed among generated ones
             let pos = prefixLength[s / k] - c.imageTokens + g  // text position (image tokens have none)
             let tok = tokens[s][g]
-            let xr = x.ptr + r * d, te = model.tokenEmbedding.ptr + tok * d, pe = model.positionEmbedding.ptr + pos * d
+            let xr = x.ptr + i * d, te = model.tokenEmbedding.ptr + tok * d, pe = model.positionEmbedding.ptr + pos * d
             for j in 0..<d { xr[j] = te[j] + pe[j] }
         }
         for (l, block) in model.blocks.enumerated() {
             let h = try block.normalize(x, block.ln1Weight, block.ln1Bias)
-            let qkv = blockedLinear(h, block.qkvWeight, block.qkvBias)
-            let attn = Tensor(uninitialized: [a, d])
+            let qkvUnique = blockedLinear(h, block.qkvWeight, block.qkvBias)
+            var qkv = qkvUnique
+            if u < a {
+                qkv = Tensor(uninitialized: [a, 3 * d])
+                for (r, i) in rowOf.enumerated() { (qkv.ptr + r * 3 * d).update(from: qkvUnique.ptr + i * 3 * d, count: 3 * d) }
+            }
+            let attnAll = Tensor(uninitialized: [a, d])
             cache.attend(layer: l, groups: groups, qkv: qkv.ptr, generated: generated, heads: block.heads,
                          prefixKeys: prefixK[l].ptr, prefixValues: prefixV[l].ptr, prefixLength: prefixLength, maxPrefix: maxPrefix,
-                         out: attn.ptr)
+                         out: attnAll.ptr)
+            var attn = attnAll
+            if u < a {
+                attn = Tensor(uninitialized: [u, d])
+                for (i, r) in repRow.enumerated() { (attn.ptr + i * d).update(from: attnAll.ptr + r * d, count: d) }
+            }
             let x1 = try add(x, blockedLinear(attn, block.projWeight, block.projBias))
             let h2 = try block.normalize(x1, block.ln2Weight, block.ln2Bias)
             let m = blockedLinear(try block.activate(blockedLinear(h2, block.fc1Weight, block.fc1Bias)), block.fc2Weight, block.fc2Bias)
             let x2 = try add(x1, m)
-            x.ptr.update(from: x2.ptr, count: a * d)
+            x.ptr.update(from: x2.ptr, count: u * d)
         }
         let normed = c.norm == .layerNorm
             ? try layerNorm(x, weight: model.normWeight, bias: model.normBias) : try rmsNorm(x, weight: model.normWeight)

@@ -519,7 +519,7 @@ public enum EngineCommands {
             guard last.prompts.indices.contains(cmd.int("prompt")) else {
                 throw WorkbenchError("the last step has \(last.prompts.count) prompts; --prompt takes 0 to \(max(0, last.prompts.count - 1))")
             }
-            record = last.prompts[cmd.int("prompt")]
+            record = try run.scored(last.prompts[cmd.int("prompt")])
         }
         let e = record.example
         out.line("\(e.id)  family \(e.family.rawValue)  level \(e.level)  \(fromStep ? "prompt \(cmd.int("prompt")) of the last step, " : "")\(record.pool)")

@@ -145,7 +145,7 @@ struct Reproduce: ParsableCommand {
             + "\(formatNumber(scale.epochs)) passes"
             + (scale.trainEpochs == EvolutionSettings().trainEpochs ? "" : ", \(scale.trainEpochs) passes over each iteration's selection")
             + "; test \(test.count) prompts, OOD \(ood.count) prompts; Pass@16 at T = 1. "
-            + "Mean ± standard deviation over seeds. Wall time \(String(format: "%.1f", seconds / 60)) min "
+            + "Test greedy accuracy with 95% intervals and paired tests against each experiment's first variant; other columns mean ± standard deviation over seeds. Wall time \(String(format: "%.1f", seconds / 60)) min "
             + "(\(Runtime.threads) threads); the runs and PRMs in these tables took \(String(format: "%.1f", totalRunSeconds / 60)) min, "
             + "each by its own recorded time (so a reproduce that reused finished runs still shows their cost). Command: `scripts/mstar reproduce\(CommandLine.arguments.dropFirst(2).map { " " + $0 }.joined())`.\n\n"
         for e in experiments {
@@ -165,6 +165,7 @@ struct Reproduce: ParsableCommand {
         e.outputFormatting = [.prettyPrinted, .sortedKeys]
         var json = try JSONSerialization.jsonObject(with: try e.encode(summary)) as! [String: Any]
         if !verifier.isEmpty { json["verifier"] = try JSONSerialization.jsonObject(with: try e.encode(verifier)) }
+        json["statistics"] = try JSONSerialization.jsonObject(with: try e.encode(statistics(experiments, summary, seeds: seedList)))
         try AtomicFile.write(try JSONSerialization.data(withJSONObject: json, options: [.prettyPrinted, .sortedKeys]),
                              to: outDir.appendingPathComponent("summary.json"))
         let meta: [String: Any] = [
@@ -209,6 +210,8 @@ struct Reproduce: ParsableCommand {
         var iterations: Int
         var final_temperature: Float?
         var seconds: Double
+        /// Whether each test prompt's greedy answer is right (absent in runs recorded before it was kept).
+        var test_greedy_correct: [Bool]?
     }
 
     /// One PRM per seed, trained from the pre-evolved policy (saved so a rerun reuses it).
@@ -267,7 +270,8 @@ struct Reproduce: ParsableCommand {
         let (t, o) = try evaluateBoth(model, test: test, ood: ood, seed: seed)
         let m = RunMetrics(test_greedy: t.greedyAcc, test_pass_at_16: t.passAtK, ood_greedy: o.greedyAcc, ood_pass_at_16: o.passAtK,
                            test_families: t.families.mapValues { FamilyMetrics(greedy: $0.greedyAcc, pass_at_16: $0.passAtK) },
-                           iterations: iterations, final_temperature: temperature, seconds: Date().timeIntervalSince(start))
+                           iterations: iterations, final_temperature: temperature, seconds: Date().timeIntervalSince(start),
+                           test_greedy_correct: t.greedyCorrect)
         let e = JSONEncoder()
         e.outputFormatting = [.prettyPrinted, .sortedKeys]
         try AtomicFile.write(try e.encode(m), to: metricsFile)
@@ -327,19 +331,91 @@ struct Reproduce: ParsableCommand {
         return String(format: "%.1f ± %.1f", 100 * mean, 100 * sd)
     }
 
+    /// Per experiment and variant: the test greedy interval and the paired comparison with the
+    /// experiment's first variant (summary.json's `statistics`).
+    struct VariantStatistics: Codable {
+        var test_greedy: StudyStatistics.Interval
+        var versus_baseline: StudyStatistics.Comparison?
+    }
+
+    func statistics(_ experiments: [StudyExperiment], _ summary: [String: [String: [String: RunMetrics]]],
+                    seeds: [UInt64]) -> [String: [String: VariantStatistics]] {
+        var out: [String: [String: VariantStatistics]] = [:]
+        for e in experiments {
+            let outcomes = { (name: String) in Self.outcomes(seeds.compactMap { summary[e.name]?[name]?[String($0)] }) }
+            let base = e.variants.first.flatMap { outcomes($0.name) }
+            for (i, v) in e.variants.enumerated() {
+                guard let o = outcomes(v.name) else { continue }
+                out[e.name, default: [:]][v.name] = VariantStatistics(
+                    test_greedy: StudyStatistics.interval(o), versus_baseline: i > 0 ? base.map { StudyStatistics.compare(o, $0) } : nil)
+            }
+        }
+        return out
+    }
+
+    /// Greedy outcomes [seed][prompt] of a variant, when every seed's run kept them.
+    static func outcomes(_ runs: [RunMetrics]) -> [[Bool]]? {
+        let o = runs.compactMap(\.test_greedy_correct)
+        return !o.isEmpty && o.count == runs.count ? o : nil
+    }
+
+    static func percent(_ x: Double) -> String { String(format: "%.1f", 100 * x) }
+    static func interval(_ i: StudyStatistics.Interval) -> String { "\(percent(i.mean)) [\(percent(i.low)), \(percent(i.high))]" }
+    static func signed(_ i: StudyStatistics.Interval) -> String {
+        String(format: "%+.1f [%+.1f, %+.1f]", 100 * i.mean, 100 * i.low, 100 * i.high)
+    }
+    static func pValue(_ p: Double) -> String { p < 0.001 ? "< 0.001" : String(format: "%.3f", p) }
+
+    /// The experiment's table (test greedy accuracy with its 95% interval over seeds and test
+    /// prompts, each variant's paired difference from the baseline with McNemar's p) and what the
+    /// runs say about each of the study's claims.
     func markdownTable(_ e: StudyExperiment, _ rows: [String: [String: RunMetrics]], seeds: [UInt64]) -> String {
         let families = Family.allCases.map(\.rawValue)
+        let runsOf = { (name: String) in seeds.compactMap { rows[name]?[String($0)] } }
+        let baseline = e.variants.first?.name ?? ""
+        let base = Self.outcomes(runsOf(baseline))
         var s = "## \(e.title)\n\nThe study: \(e.finding).\n\n"
-        s += "| variant | test greedy | test Pass@16 | " + families.map { "\($0) greedy" }.joined(separator: " | ") + " | OOD greedy | OOD Pass@16 |\n"
-        s += "|---|---|---|" + families.map { _ in "---|" }.joined() + "---|---|\n"
+        s += "| variant | test greedy [95% CI] | vs \(baseline) [95% CI] | McNemar p | test Pass@16 | "
+            + families.map { "\($0) greedy" }.joined(separator: " | ") + " | OOD greedy | OOD Pass@16 |\n"
+        s += "|---|---|---|---|---|" + families.map { _ in "---|" }.joined() + "---|---|\n"
         for v in e.variants {
-            let runs = seeds.compactMap { rows[v.name]?[String($0)] }
-            var cells = [Self.meanSD(runs.map(\.test_greedy)), Self.meanSD(runs.map(\.test_pass_at_16))]
+            let runs = runsOf(v.name)
+            var cells: [String] = []
+            if let o = Self.outcomes(runs) {
+                cells.append(Self.interval(StudyStatistics.interval(o)))
+                if v.name != baseline, let base {
+                    let c = StudyStatistics.compare(o, base)
+                    cells += [Self.signed(c.difference) + (c.significant ? " *" : ""), Self.pValue(c.p)]
+                } else {
+                    cells += ["", ""]
+                }
+            } else {
+                cells += [Self.meanSD(runs.map(\.test_greedy)), "-", "-"]
+            }
+            cells.append(Self.meanSD(runs.map(\.test_pass_at_16)))
             cells += families.map { f in Self.meanSD(runs.compactMap { $0.test_families[f]?.greedy }) }
             cells += [Self.meanSD(runs.map(\.ood_greedy)), Self.meanSD(runs.map(\.ood_pass_at_16))]
             s += "| \(v.name) | " + cells.joined(separator: " | ") + " |\n"
         }
-        return s + "\nAccuracies in %.\n"
+        s += "\nAccuracies in %. Test greedy: mean over seeds and test prompts with a 95% bootstrap interval "
+            + "(seeds and prompts resampled); the difference from \(baseline) is paired by seed and prompt, "
+            + "with McNemar's exact test; * marks a difference whose interval excludes 0 at p < 0.05. "
+            + "Other columns: mean ± standard deviation over seeds.\n"
+        let present = Set(e.variants.map(\.name))
+        let claims = e.claims.filter { present.contains($0.better) && present.contains($0.worse) }
+        if !claims.isEmpty {
+            s += "\nThe study's findings, on these runs:\n\n"
+            for claim in claims {
+                guard let a = Self.outcomes(runsOf(claim.better)), let b = Self.outcomes(runsOf(claim.worse)) else {
+                    s += "- \(claim.better) beats \(claim.worse): no per-prompt outcomes recorded\n"
+                    continue
+                }
+                let c = StudyStatistics.compare(a, b)
+                let verdict = !c.significant ? "not resolved at this scale" : c.difference.mean > 0 ? "agrees" : "disagrees"
+                s += "- \(claim.better) beats \(claim.worse): \(Self.signed(c.difference)) points, p \(Self.pValue(c.p)): **\(verdict)**\n"
+            }
+        }
+        return s
     }
 
     func verifierTable(_ v: [String: VerifierMetrics]) -> String {

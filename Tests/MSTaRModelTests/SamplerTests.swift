@@ -111,6 +111,32 @@ extension VisionLanguageModel {
         #expect(stopped.count == 3 && stopped.allSatisfy { $0.count == 3 } && zip(stopped, together).allSatisfy { $0 == Array($1.prefix(3)) })
     }
 
+    /// Samples that drew the same tokens so far decode as one row; that changes no bit of any
+    /// rollout, at temperatures where most samples share prefixes and where few do, with one or
+    /// two threads.
+    @Test(arguments: [1, 2])
+    func sharingIdenticalPrefixesChangesNoBit(threads: Int) throws {
+        let model = try tinyModel(seed: 87)
+        var rng = RNG(seed: 88)
+        let prompts = try (0..<5).map { i in
+            SamplePrompt(image: try randomCanvas(&rng), prompt: (0..<(1 + i % 3)).map { _ in rng.int(below: 10) + 1 }, stream: UInt64(i))
+        }
+        let shared = Sampler(model: model, eos: 0), separate = Sampler(model: model, eos: 0)
+        separate.sharesIdenticalPrefixes = false
+        try Runtime.withThreads(threads) {
+            for t: Float in [0, 0.3, 1, 1.6] {
+                let o = SamplingOptions(temperature: t, maxTokens: 9, chunk: 40)
+                let a = try shared.generate(prompts, k: 12, options: o, seed: 4), b = try separate.generate(prompts, k: 12, options: o, seed: 4)
+                #expect(a.map { $0.map(\.tokens) } == b.map { $0.map(\.tokens) }, "T = \(t)")
+                func bits(_ rs: [[Rollout]]) -> [UInt32] {
+                    rs.flatMap { (p: [Rollout]) -> [UInt32] in p.flatMap { (r: Rollout) -> [UInt32] in r.logProbs.map(\.bitPattern) + [r.meanEntropy.bitPattern] } }
+                }
+                #expect(bits(a) == bits(b), "T = \(t)")
+                if t == 0.3 { #expect(a.contains { Set($0.map(\.tokens)).count < 12 }, "some samples share a prefix") }
+            }
+        }
+    }
+
     @Test func lengthLimitAndEndOfResponse() throws {
         let model = try tinyModel(seed: 86)
         var rng = RNG(seed: 87)

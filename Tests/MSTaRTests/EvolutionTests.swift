@@ -40,7 +40,15 @@ import Testing
             }
             if recipe == .mstar || recipe == .continuousPRM {
                 #expect(run.prm != nil && r.record.prmBestOfK != nil && r.record.ranker == "prm")
-                #expect(r.prompts.allSatisfy { $0.responses.allSatisfy { $0.prmScore != nil } })
+                // The step scores what selection reads (the rewarded responses); `scored` completes a
+                // record with the scores a direct call of the PRM gives.
+                #expect(r.prompts.allSatisfy { $0.responses.allSatisfy { ($0.prmScore != nil) == ($0.reward > 0) } })
+                for p in r.prompts.prefix(4) {
+                    let full = try run.scored(p)
+                    let direct = try run.prm!.stepScores(p.responses.map { (p.example, $0.tokens) })
+                    #expect(full.responses.map { $0.stepScores! } == direct)
+                    #expect(zip(full.responses, p.responses).allSatisfy { f, o in o.prmScore == nil || o.prmScore == f.prmScore })
+                }
                 // PRM top-2: at most two kept per prompt, all with the right answer.
                 #expect(r.prompts.allSatisfy { p in p.responses.filter(\.selected).count <= 2 && p.responses.filter(\.selected).allSatisfy { $0.reward == 1 } })
             }

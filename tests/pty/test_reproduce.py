@@ -29,7 +29,8 @@ def test_reproduce_writes_consistent_results_and_reuses_finished_runs(mstar, wor
     assert r.returncode == 0, r.stderr
     out = workdir[0] / "out"
     summary = json.loads((out / "summary.json").read_text())
-    assert sorted(summary) == sorted(EXPERIMENTS + ["verifier"])
+    assert sorted(summary) == sorted(EXPERIMENTS + ["verifier", "statistics"])
+    from scipy.stats import binomtest
 
     for experiment in EXPERIMENTS:
         table = (out / f"{experiment}.md").read_text()
@@ -41,12 +42,29 @@ def test_reproduce_writes_consistent_results_and_reuses_finished_runs(mstar, wor
                 assert sorted(m["test_families"]) == sorted(FAMILIES)
                 assert (m["iterations"] == 0) == (variant == "pre-evolved"), (variant, m["iterations"])
                 assert m["seconds"] > 0
-            # The table row shows the mean and standard deviation of the seeds' numbers.
+            # Each run keeps its per-prompt greedy outcomes, and they make its greedy accuracy.
+            for m in seeds.values():
+                assert len(m["test_greedy_correct"]) == 16
+                assert abs(sum(m["test_greedy_correct"]) / 16 - m["test_greedy"]) < 1e-12
+            # The row: test greedy mean over seeds and prompts inside its 95% interval; the paired
+            # McNemar p against the experiment's first variant as SciPy's exact binomial test gives
+            # it; the other columns mean ± standard deviation of the seeds' numbers.
             greedy = [seeds[s]["test_greedy"] for s in ("0", "1")]
             ood = [seeds[s]["ood_pass_at_16"] for s in ("0", "1")]
             row = next(line for line in table.splitlines() if line.startswith(f"| {variant} |"))
             cells = [c.strip() for c in row.strip("|").split("|")]
-            assert cells[1] == cell(greedy), (variant, row)
+            mean, bounds = cells[1].split(" [")
+            low, high = (float(x) for x in bounds.rstrip("]").split(", "))
+            assert mean == f"{100 * statistics.mean(greedy):.1f}" and low <= float(mean) <= high, (variant, row)
+            first_variant = table.split("| vs ")[1].split(" [")[0]
+            if variant != first_variant:
+                base = summary[experiment][first_variant]
+                only_a = sum(a and not b for s in ("0", "1") for a, b in zip(seeds[s]["test_greedy_correct"], base[s]["test_greedy_correct"]))
+                only_b = sum(b and not a for s in ("0", "1") for a, b in zip(seeds[s]["test_greedy_correct"], base[s]["test_greedy_correct"]))
+                p = binomtest(min(only_a, only_b), only_a + only_b, 0.5).pvalue if only_a + only_b else 1.0
+                assert cells[3] == ("< 0.001" if p < 0.001 else f"{p:.3f}"), (variant, row, p)
+                stats = summary["statistics"][experiment][variant]["versus_baseline"]
+                assert (stats["onlyA"], stats["onlyB"]) == (only_a, only_b)
             assert cells[-1] == cell(ood), (variant, row)
             assert (out / "plots" / f"{experiment}-greedy_acc.png").read_bytes()[:4] == b"\x89PNG"
 

@@ -99,12 +99,13 @@ struct StepSelection {
 extension Evolution {
     /// Stages 4 to 6 for every prompt of the step: label, reward, select; the kept responses become
     /// training sequences (GRPO keeps every rollout with its reward instead).
-    func judgeStep(_ scheduled: [ScheduledPrompt], prompts: [SamplePrompt], drawn: [[Rollout]], stepScores: [[[Float]]]?) -> StepSelection {
+    func judgeStep(_ scheduled: [ScheduledPrompt], prompts: [SamplePrompt], drawn: [[Rollout]], stepScores: [[[Float]?]]?) -> StepSelection {
         let s = settings
         var out = StepSelection()
         for (i, p) in scheduled.enumerated() {
             let e = p.example
-            let scores = stepScores.map { $0[i].map { prm!.aggregation.apply($0) } }
+            // Responses the score stage skipped are read by nothing here (see `score`).
+            let scores = stepScores.map { $0[i].map { $0.map { prm!.aggregation.apply($0) } ?? 0 } }
             let answers = s.answers(of: drawn[i], tokenizer: tokenizer)
             let (label, source) = s.label(e, from: p.pool, answers: answers, prmScores: scores)
             if p.pool == .unlabelled && source != .oracle {
@@ -122,7 +123,8 @@ extension Evolution {
                 responses: drawn[i].enumerated().map { j, r in
                     ResponseRecord(tokens: r.tokens, text: judged.texts[j], answer: judged.answers[j], reward: judged.rewards[j],
                                    correct: e.answer != nil && judged.answers[j] == e.answer, logProbs: r.logProbs, entropy: r.meanEntropy,
-                                   finished: r.finished, stepScores: stepScores?[i][j], prmScore: scores?[j],
+                                   finished: r.finished, stepScores: stepScores?[i][j] ?? nil,
+                                   prmScore: (stepScores?[i][j] ?? nil).map { prm!.aggregation.apply($0) },
                                    selected: kept.contains(j))
                 }))
         }
