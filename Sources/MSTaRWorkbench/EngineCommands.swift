@@ -278,6 +278,7 @@ public enum EngineCommands {
                 OptionSpec("limit", .int, default: .value(.int(0)), range: 0...10_000_000, help: "first N prompts only (0: all)"),
                 OptionSpec("seed", .int, default: .setting("seed"), help: "sampling seed"),
                 OptionSpec("errors", .flag, help: "where the greedy chains go wrong instead, by the oracle verifier"),
+                OptionSpec("paired", .flag, help: "also the policy the run started from, on the same prompts: the greedy difference with its 95% interval and McNemar's p"),
             ]
         ) { cmd, s in
             let split = try SplitName(name: cmd.string("split"))
@@ -298,6 +299,16 @@ public enum EngineCommands {
             for f in Family.allCases.map(\.rawValue) {
                 guard let a = r.families[f] else { continue }
                 out.line("  " + Help.pad(f, 12) + Help.pad(String(a.prompts), 9) + Help.pad(f3(a.greedyAcc), 8) + f3(a.passAtK))
+            }
+            if cmd.flag("paired") {
+                // The starting policy where a run has begun, else the loaded policy is its own start.
+                let start = try s.engine.evolution?.initialPolicy ?? policy(s)
+                let base = try evaluate(start, examples: examples, split: split.rawValue, k: 0, seed: UInt64(cmd.int("seed")))
+                let c = StudyStatistics.compare([r.greedyCorrect], [base.greedyCorrect])
+                out.line("vs the starting policy (greedy \(f3(base.greedyAcc))): "
+                         + String(format: "%+.1f points [%+.1f, %+.1f]", 100 * c.difference.mean, 100 * c.difference.low, 100 * c.difference.high)
+                         + ", McNemar p \(c.p < 0.001 ? "< 0.001" : String(format: "%.3f", c.p)); \(c.onlyA) prompts gained, \(c.onlyB) lost"
+                         + (c.significant ? "" : " (not significant)"))
             }
             out.volatile("\(f2(r.seconds)) s")
             return out

@@ -165,6 +165,9 @@ import Testing
             #expect(plot.first?.contains("4 points, x 1..4") == true)
             #expect(FileManager.default.fileExists(atPath: s.outputPath("plots/k.png")))
         }
+        // Paired against the starting policy: with no step run the two are one policy.
+        let paired = Fixture.run(s, "eval --split validation --k 0 --limit 8 --paired")
+        #expect(paired.contains("vs the starting policy (greedy \(paired.first!.split(separator: " ")[8].dropLast())): +0.0 points [+0.0, +0.0], McNemar p 1.000; 0 prompts gained, 0 lost (not significant)"), "\(paired)")
         }
     }
 }
