@@ -37,6 +37,9 @@ public struct StudyExperiment: Sendable {
     /// What the study found, as pairs of variants (the first better): the report says, for each
     /// pair present, whether the runs agree, disagree or do not resolve it.
     public var claims: [StudyClaim] = []
+    /// The experiment's questions for its plots, one panel each: a name and the variants it draws
+    /// (empty: one panel of every variant).
+    public var panels: [(name: String, variants: [String])] = []
 }
 
 /// One finding of the study as a comparison: variant `better` beats variant `worse`.
@@ -156,7 +159,10 @@ public enum Study {
                             variants: methods,
                             claims: [StudyClaim("mstar (full recipe)", beats: "pre-evolved"), StudyClaim(continuous, beats: "iterative-rft"),
                                      StudyClaim(continuous, beats: "rest-em"), StudyClaim("continuous + PRM top-2", beats: continuous),
-                                     StudyClaim("mstar (full recipe)", beats: "continuous + PRM top-2")]),
+                                     StudyClaim("mstar (full recipe)", beats: "continuous + PRM top-2")],
+                            panels: [("methods", ["sft (seed CoT)", "iterative-rft", "rest-em", continuous, "grpo (online baseline)"]),
+                                     ("intervals", methods.map(\.name).filter { $0.hasPrefix("continuous (interval") }),
+                                     ("recipe", [continuous, "continuous + PRM top-2", "mstar (full recipe)", "mstar + step checks"])]),
             StudyExperiment(name: "selection", title: "Selection among correct responses",
                             finding: "the PRM helps as a reranker of correct responses; top-2 is best",
                             variants: selection,

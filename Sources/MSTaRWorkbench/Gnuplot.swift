@@ -52,8 +52,12 @@ public enum Gnuplot {
         }
         for (i, series) in plot.series.enumerated() {
             s.append("$s\(i) << EOD")
-            for (x, y) in zip(series.x, series.y) where x.isFinite && y.isFinite {
-                s.append("\(number(x)) \(number(y))")
+            for j in series.x.indices where series.x[j].isFinite && series.y[j].isFinite {
+                var row = "\(number(series.x[j])) \(number(series.y[j]))"
+                if let low = series.low, let high = series.high, low[j].isFinite, high[j].isFinite {
+                    row += " \(number(low[j])) \(number(high[j]))"
+                }
+                s.append(row)
             }
             s.append("EOD")
         }
@@ -65,8 +69,14 @@ public enum Gnuplot {
         if case .dumb = terminal {} else { s.append("set grid") }
         if let r = plot.yRange { s.append("set yrange [\(number(r.lowerBound)):\(number(r.upperBound))]") }
         let style = plot.points ? "linespoints" : "lines"
-        let curves = plot.series.indices.map { i in
-            "$s\(i) using 1:2 with \(style) title \(quote(plot.series[i].name))"
+        // With bands each curve and its band share a colour (line type i + 1); the dumb terminal
+        // has no shading, so text art draws the curves only.
+        let banded: Bool = { if case .dumb = terminal { return false } else { return plot.series.contains { $0.low != nil } } }()
+        let curves = plot.series.indices.flatMap { i -> [String] in
+            guard banded else { return ["$s\(i) using 1:2 with \(style) title \(quote(plot.series[i].name))"] }
+            let line = "$s\(i) using 1:2 with \(style) lc \(i + 1) title \(quote(plot.series[i].name))"
+            guard plot.series[i].low != nil else { return [line] }
+            return ["$s\(i) using 1:3:4 with filledcurves fs transparent solid 0.15 noborder lc \(i + 1) notitle", line]
         }
         s.append(curves.isEmpty ? "plot NaN notitle" : "plot " + curves.joined(separator: ", \\\n     "))
         if case .png = terminal { s.append("unset output") }

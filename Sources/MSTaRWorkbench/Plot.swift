@@ -7,12 +7,20 @@ public struct PlotSeries: Sendable, Equatable {
     /// Y coordinates (same count as x; non-finite points are left out of the plot).
     public var y: [Double]
 
-    /// A series; x and y must have the same length.
-    public init(_ name: String, x: [Double], y: [Double]) {
+    /// A band around the curve (e.g. a 95% interval over seeds): its lower and upper edge at each x,
+    /// drawn shaded in the curve's colour; nil for none.
+    public var low: [Double]?, high: [Double]?
+
+    /// A series; x and y (and a band's edges) must have the same length.
+    public init(_ name: String, x: [Double], y: [Double], low: [Double]? = nil, high: [Double]? = nil) {
         precondition(x.count == y.count, "series \(name): \(x.count) x values but \(y.count) y values")
+        precondition((low == nil) == (high == nil) && (low?.count ?? x.count) == x.count && (high?.count ?? x.count) == x.count,
+                     "series \(name): a band needs both edges, one value per x")
         self.name = name
         self.x = x
         self.y = y
+        self.low = low
+        self.high = high
     }
 }
 

@@ -431,34 +431,59 @@ struct Reproduce: ParsableCommand {
     }
 
     /// Validation curves per variant (mean over seeds) against passes over the prompt set.
+    /// Validation curves of each variant: the mean over seeds with a 95% band (t interval over the
+    /// seeds), one figure per metric and per question of the experiment (`StudyExperiment.panels`).
     func plotDynamics(_ e: StudyExperiment, seeds: [UInt64], runs: URL, outDir: URL) throws {
         guard let gnuplot = Gnuplot.locate() else { log("no gnuplot: plots skipped (\(Gnuplot.missingMessage))"); return }
         let metrics: [(String, String)] = e.name == "temperature"
             ? [("greedy_acc", "greedy accuracy"), ("pass_at_k", "Pass@16"), ("reward_pass_at_2", "Reward-Pass@2"), ("temperature", "temperature")]
             : [("greedy_acc", "greedy accuracy"), ("pass_at_k", "Pass@16")]
+        let panels = e.panels.isEmpty ? [("", e.variants.map(\.name))] : e.panels
         for (metric, label) in metrics {
-            var series: [PlotSeries] = []
-            for v in e.variants {
-                guard let settings = v.settings else { continue }
-                var sums: [Double] = [], counts: [Int] = []
-                for seed in seeds {
-                    let url = runs.appendingPathComponent("\(v.key)/seed-\(seed)/dynamics.jsonl")
-                    let records = (try? Evolution.readDynamics(url)) ?? []
-                    for (i, r) in records.enumerated() {
-                        guard let y = r.value(metric) else { continue }
-                        if sums.count <= i { sums.append(0); counts.append(0) }
-                        sums[i] += y; counts[i] += 1
+            for (panel, names) in panels {
+                var series: [PlotSeries] = []
+                for v in e.variants where names.contains(v.name) {
+                    guard let settings = v.settings else { continue }
+                    // values[i]: the seeds' values at iteration i + 1.
+                    var values: [[Double]] = []
+                    for seed in seeds {
+                        let url = runs.appendingPathComponent("\(v.key)/seed-\(seed)/dynamics.jsonl")
+                        for (i, r) in ((try? Evolution.readDynamics(url)) ?? []).enumerated() {
+                            guard let y = r.value(metric) else { continue }
+                            if values.count <= i { values.append([]) }
+                            values[i].append(y)
+                        }
                     }
+                    guard !values.isEmpty else { continue }
+                    let x = (0..<values.count).map { Double($0 + 1) * settings.effectiveInterval }
+                    // Accuracies stay in [0, 1] (a t interval of few seeds can reach past them).
+                    let bands = values.map(Self.band).map { b in
+                        metric == "temperature" ? b : (mean: b.mean, low: Swift.max(0, b.low), high: Swift.min(1, b.high))
+                    }
+                    let banded = values.contains { $0.count > 1 }
+                    series.append(PlotSeries(v.name, x: x, y: bands.map(\.mean), low: banded ? bands.map(\.low) : nil,
+                                             high: banded ? bands.map(\.high) : nil))
                 }
-                guard !sums.isEmpty else { continue }
-                let x = (0..<sums.count).map { Double($0 + 1) * settings.effectiveInterval }
-                series.append(PlotSeries(v.name, x: x, y: zip(sums, counts).map { $0 / Double($1) }))
+                guard !series.isEmpty else { continue }
+                let title = "\(e.title)\(panel.isEmpty ? "" : " (\(panel))"): validation \(label), mean of \(seeds.count) seeds"
+                    + (seeds.count > 1 ? " with 95% band" : "")
+                let file = "plots/\(e.name)\(panel.isEmpty ? "" : "-" + panel)-\(metric).png"
+                let plot = Plot(title: title, xLabel: "passes over the prompt set", yLabel: label, series: series)
+                _ = try Gnuplot.render(plot, terminal: .png(path: outDir.appendingPathComponent(file).path, width: 900, height: 560),
+                                       gnuplot: gnuplot)
             }
-            guard !series.isEmpty else { continue }
-            let plot = Plot(title: "\(e.title): validation \(label)", xLabel: "passes over the prompt set", yLabel: label, series: series)
-            _ = try Gnuplot.render(plot, terminal: .png(path: outDir.appendingPathComponent("plots/\(e.name)-\(metric).png").path, width: 900, height: 560),
-                                   gnuplot: gnuplot)
         }
+    }
+
+    /// Mean and 95% t interval of a few seeds' values (no width for one value).
+    static func band(_ xs: [Double]) -> (mean: Double, low: Double, high: Double) {
+        let n = Double(xs.count), mean = xs.reduce(0, +) / Double(max(1, xs.count))
+        guard xs.count > 1 else { return (mean, mean, mean) }
+        let sd = (xs.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / (n - 1)).squareRoot()
+        // Student's t at 97.5% for 1 to 9 degrees of freedom, then the normal's 1.96 as an approximation.
+        let t: [Double] = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262]
+        let half = (xs.count - 1 <= t.count ? t[xs.count - 2] : 1.96) * sd / n.squareRoot()
+        return (mean, mean - half, mean + half)
     }
 
     func plotVerifier(_ v: [String: VerifierMetrics], outDir: URL) throws {

@@ -116,3 +116,19 @@ import MSTaRWorkbench
         #expect(Fixture.pngSize(png)! == (800, 500))
     }
 }
+
+/// Bands: each banded curve gets a shaded band in its own colour, drawn under it; text art has no
+/// shading and draws the curves alone.
+@Suite struct PlotBandTests {
+    @Test func bandsShareTheirCurvesColourAndTextArtLeavesThemOut() throws {
+        let banded = PlotSeries("mean", x: [1, 2], y: [0.4, 0.5], low: [0.3, 0.45], high: [0.5, 0.55])
+        let plain = PlotSeries("other", x: [1, 2], y: [0.2, 0.3])
+        let plot = Plot(title: "t", xLabel: "x", yLabel: "y", series: [banded, plain])
+        let png = try Gnuplot.script(plot, terminal: .png(path: "p.png", width: 400, height: 300))
+        #expect(png.contains("1 0.4 0.3 0.5\n2 0.5 0.45 0.55\n"))
+        #expect(png.contains("$s0 using 1:3:4 with filledcurves fs transparent solid 0.15 noborder lc 1 notitle, \\\n     $s0 using 1:2 with linespoints lc 1 title 'mean'"))
+        #expect(png.contains("$s1 using 1:2 with linespoints lc 2 title 'other'"))
+        let text = try Gnuplot.script(plot, terminal: .dumb(columns: 60, rows: 20))
+        #expect(!text.contains("filledcurves") && text.contains("$s0 using 1:2 with linespoints title 'mean'"))
+    }
+}

@@ -66,7 +66,10 @@ def test_reproduce_writes_consistent_results_and_reuses_finished_runs(mstar, wor
                 stats = summary["statistics"][experiment][variant]["versus_baseline"]
                 assert (stats["onlyA"], stats["onlyB"]) == (only_a, only_b)
             assert cells[-1] == cell(ood), (variant, row)
-            assert (out / "plots" / f"{experiment}-greedy_acc.png").read_bytes()[:4] == b"\x89PNG"
+            # One figure per question (the methods experiment has three), each a PNG.
+            panels = ["methods-methods", "methods-intervals", "methods-recipe"] if experiment == "methods" else [experiment]
+            for panel in panels:
+                assert (out / "plots" / f"{panel}-greedy_acc.png").read_bytes()[:4] == b"\x89PNG", panel
 
     # Identical settings listed by two experiments are one run.
     assert summary["selection"]["all correct"] == summary["methods"]["continuous (interval 0.25)"]
