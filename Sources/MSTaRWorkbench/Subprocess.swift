@@ -2,18 +2,21 @@ import Foundation
 
 /// Runs a program with text on stdin and collects stdout and stderr (both drained concurrently,
 /// so a chatty program cannot fill a pipe and stall).
-enum Subprocess {
-    struct Result {
-        var status: Int32
-        var stdout: String
-        var stderr: String
+public enum Subprocess {
+    /// How the program ended and what it wrote.
+    public struct Result: Sendable {
+        /// Its exit status.
+        public var status: Int32
+        /// What it wrote to standard output and to standard error.
+        public var stdout: String, stderr: String
     }
 
     private final class Box: @unchecked Sendable {
         var data = Data()
     }
 
-    static func run(_ executable: String, _ arguments: [String], input: String) throws -> Result {
+    /// Runs `executable` (a path) with `arguments`, writing `input` to its standard input.
+    public static func run(_ executable: String, _ arguments: [String], input: String = "") throws -> Result {
         signal(SIGPIPE, SIG_IGN)  // a program that exits early must not take us down with it
         let p = Process()
         p.executableURL = URL(fileURLWithPath: executable)

@@ -44,6 +44,9 @@ struct Reproduce: ParsableCommand {
     @OptionGroup(title: "Scale (default: the full study's, or --quick's)")
     var scaleOptions: ScaleOptions
 
+    @OptionGroup(title: "On a Slurm cluster")
+    var slurmOptions: SlurmOptions
+
     struct ScaleOptions: ParsableArguments {
         @Option(help: "Labelled prompts per run.")
         var prompts: Int?
@@ -122,6 +125,37 @@ struct Reproduce: ParsableCommand {
         var verifier: [String: VerifierMetrics] = [:]
         // Each run's and PRM's own recorded time (cached ones included), once per run.
         var runSeconds: [String: Double] = [:]
+        let slurm = SlurmStudy(options: slurmOptions, outDir: outDir, arguments: Array(CommandLine.arguments.dropFirst(2)))
+        if let spec = slurmOptions.slurmTask {
+            // One task of a Slurm array job: a seed's PRM, or one run, into its own folder.
+            let task = try slurm.task(spec)
+            let prm = try sharedPRM(seed: task.seed, initial: initial, suite: suite, scale: scale, runs: runs)
+            if task.kind == "run" {
+                guard let v = experiments.flatMap(\.variants).first(where: { $0.key == task.key }) else {
+                    throw ValidationError("task \(spec): no variant \(task.variant ?? "-") in this study; submit again")
+                }
+                _ = try runVariant(v, seed: task.seed, initial: initial, prm: prm, suite: suite, test: test, ood: ood, runs: runs)
+            }
+            return
+        }
+        if slurmOptions.slurm {
+            let fm = FileManager.default
+            let finished = try slurm.run(pending: {
+                var prms: [SlurmTask] = [], tasks: [SlurmTask] = [], seen = Set<String>()
+                for seed in seedList {
+                    if !fm.fileExists(atPath: runs.appendingPathComponent("prm/seed-\(seed)/config.json").path) {
+                        prms.append(SlurmTask(kind: "prm", seed: seed))
+                    }
+                    for v in experiments.flatMap(\.variants) where seen.insert("\(v.key)/\(seed)").inserted {
+                        if !fm.fileExists(atPath: runs.appendingPathComponent("\(v.key)/seed-\(seed)/metrics.json").path) {
+                            tasks.append(SlurmTask(kind: "run", seed: seed, variant: v.name, key: v.key))
+                        }
+                    }
+                }
+                return (prms, tasks)
+            }, log: log)
+            if !finished { return }
+        }
         for seed in seedList {
             let prm = try sharedPRM(seed: seed, initial: initial, suite: suite, scale: scale, runs: runs)
             runSeconds["prm/\(seed)"] = prmSeconds(seed: seed, runs: runs)
