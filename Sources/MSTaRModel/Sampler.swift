@@ -155,12 +155,13 @@ public final class Sampler {
         if Numerics.mode == .portable {
             // The chunk's prompts in one forward, right-padded: every row has the bits it has alone
             // (causal attention, and products whose rows do not depend on their place).
-            try prefillTogether(prompts, prefixLength: prefixLength, keys: prefixK, values: prefixV, logits: firstLogits)
+            try prefillTogether(prompts, prefixLength: prefixLength, maxPrefix: maxPrefix, firstRow: 0,
+                                keys: prefixK, values: prefixV, logits: firstLogits)
         } else {
             // OpenBLAS's products can give a row other bits by its place: each prompt alone.
-            for (i, p) in prompts.enumerated() {
-                try prefill(p, keys: prefixK.map { $0.ptr + i * maxPrefix * d }, values: prefixV.map { $0.ptr + i * maxPrefix * d },
-                            logits: firstLogits.ptr + i * c.vocab)
+            for i in prompts.indices {
+                try prefillTogether([prompts[i]], prefixLength: [prefixLength[i]], maxPrefix: maxPrefix, firstRow: i,
+                                    keys: prefixK, values: prefixV, logits: firstLogits)
             }
         }
         return Prefilled(prefixLength: prefixLength, maxPrefix: maxPrefix, keys: prefixK, values: prefixV, firstLogits: firstLogits)
@@ -241,10 +242,11 @@ public final class Sampler {
     }
 
     /// Runs the prompts' prefixes through the model together, storing each layer's keys and values
-    /// ([prompts, maxPrefix, dModel]) and each prompt's logits at its last position.
-    private func prefillTogether(_ prompts: [SamplePrompt], prefixLength: [Int], keys: [Tensor], values: [Tensor],
-                                 logits: Tensor) throws {
-        let c = model.config, d = c.dModel, nP = prompts.count, maxPrefix = prefixLength.max()!
+    /// (rows `firstRow...` of [chunk prompts, maxPrefix, dModel]) and each prompt's logits at its
+    /// last position (rows `firstRow...` of [chunk prompts, vocab]).
+    private func prefillTogether(_ prompts: [SamplePrompt], prefixLength: [Int], maxPrefix: Int, firstRow: Int,
+                                 keys: [Tensor], values: [Tensor], logits: Tensor) throws {
+        let c = model.config, d = c.dModel, nP = prompts.count
         let pixels = c.imageHeight * c.imageWidth
         let images = Tensor.zeros([nP, c.imageHeight, c.imageWidth])
         for (i, p) in prompts.enumerated() {
@@ -260,41 +262,15 @@ public final class Sampler {
             for i in 0..<nP {
                 for t in 0..<prefixLength[i] {
                     let src = qkv.ptr + (i * rows + t) * 3 * d
-                    (keys[l].ptr + (i * maxPrefix + t) * d).update(from: src + d, count: d)
-                    (values[l].ptr + (i * maxPrefix + t) * d).update(from: src + 2 * d, count: d)
+                    (keys[l].ptr + ((firstRow + i) * maxPrefix + t) * d).update(from: src + d, count: d)
+                    (values[l].ptr + ((firstRow + i) * maxPrefix + t) * d).update(from: src + 2 * d, count: d)
                 }
             }
         }
         let last = Tensor(uninitialized: [nP, d])
         for (i, p) in prompts.enumerated() { (last.ptr + i * d).update(from: states.ptr + (i * textRows + p.prompt.count - 1) * d, count: d) }
         let out = try linear(last, model.head)
-        withExtendedLifetime(out) { logits.ptr.update(from: out.ptr, count: nP * c.vocab) }
-    }
-
-    /// Runs one prompt's prefix through the model, storing each layer's keys and values and the
-    /// logits at its last position.
-    private func prefill(_ p: SamplePrompt, keys: [UnsafeMutablePointer<Float>], values: [UnsafeMutablePointer<Float>],
-                         logits: UnsafeMutablePointer<Float>) throws {
-        let c = model.config, d = c.dModel
-        let image = Tensor.zeros([1, c.imageHeight, c.imageWidth])
-        if let canvas = p.image {
-            guard canvas.height == c.imageHeight, canvas.width == c.imageWidth else {
-                throw TensorError.shapeMismatch("scene \(canvas.height)x\(canvas.width) does not fit the model's \(c.imageHeight)x\(c.imageWidth) input")
-            }
-            canvas.pixels.withUnsafeBufferPointer { image.ptr.update(from: $0.baseAddress!, count: $0.count) }
-        }
-        // The training forward, keeping each layer's keys and values; only the last position's
-        // logits are needed (norms act per row, and the head's product row by row).
-        let length = c.imageTokens + p.prompt.count, textLength = p.prompt.count
-        let (prefix, states) = try model.prefill(images: try model.vision(image), prompts: [p.prompt.map(Int32.init)])
-        for (l, qkv) in prefix.qkv.enumerated() {
-            for t in 0..<length {
-                (keys[l] + t * d).update(from: qkv.ptr + t * 3 * d + d, count: d)
-                (values[l] + t * d).update(from: qkv.ptr + t * 3 * d + 2 * d, count: d)
-            }
-        }
-        let out = try linear(try states.reshaped([textLength, d]).rows(textLength - 1, 1), model.head)
-        withExtendedLifetime(out) { logits.update(from: out.ptr, count: c.vocab) }
+        withExtendedLifetime(out) { (logits.ptr + firstRow * c.vocab).update(from: out.ptr, count: nP * c.vocab) }
     }
 
     /// One decoding step for the `active` sequences: embeds the last token of each of `unique` (one
