@@ -74,10 +74,17 @@ public struct StudyScale: Codable, Sendable, Equatable {
     /// The `--quick` scale: as `full` but 1 epoch, 16 temperature prompts and 400 test prompts.
     public static let quick = StudyScale(prompts: 512, epochs: 1, dynamicsPrompts: 32, temperaturePrompts: 16, testPrompts: 400, oodPrompts: 200)
 
-    /// `full`, `quick`, or the numbers of any other scale (a folder name for its runs).
+    /// The smallest scale measured at which the recipe's gain over the pre-evolved policy and the
+    /// gains of every method over it are significant (three seeds): as `full` on all 4,000 labelled
+    /// prompts, one pass (docs/findings.md, "The scale that resolves the study").
+    public static let resolving = StudyScale(prompts: 4000, epochs: 1, dynamicsPrompts: 32, temperaturePrompts: 32, testPrompts: 800, oodPrompts: 200)
+
+    /// The scales `reproduce --scale` names, in the order its help lists them.
+    public static let named: [(name: String, scale: StudyScale)] = [("full", .full), ("quick", .quick), ("resolving", .resolving)]
+
+    /// A named scale's name, or the numbers of any other scale (a folder name for its runs).
     public var name: String {
-        if self == .full { return "full" }
-        if self == .quick { return "quick" }
+        if let named = Self.named.first(where: { $0.scale == self }) { return named.name }
         return "prompts\(prompts)-epochs\(formatNumber(epochs))-dynamics\(dynamicsPrompts)-temperature\(temperaturePrompts)"
             + "-test\(testPrompts)-ood\(oodPrompts)-prm\(prmPrompts)"
             + (trainEpochs == EvolutionSettings().trainEpochs ? "" : "-train\(trainEpochs)")

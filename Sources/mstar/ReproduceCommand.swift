@@ -14,13 +14,17 @@ struct Reproduce: ParsableCommand {
         discussion: """
         Every variant starts from the pre-evolved policy and runs a whole self-evolving run; each seed trains one PRM that all
         its runs share (for PRM selection, votes and Reward-Pass@2). Identical variants listed by several experiments run once.
-        A finished run keeps its metrics under OUT/runs/SCALE (full, quick, or the numbers of a scale set by the options below),
+        A finished run keeps its metrics under OUT/runs/SCALE (full, quick, resolving, or the numbers of a scale set by the options below),
         so an interrupted reproduce continues where it stopped. The scale options make the study smaller or larger, e.g.
         --quick --prompts 16 --epochs 0.5 --test-prompts 16 --ood-prompts 8 --dynamics-prompts 8 --temperature-prompts 4 --prm-prompts 8 is a smoke test.
         """)
 
     @Flag(help: "A subset: one seed, smaller runs, one variant per question (under 15 minutes).")
     var quick = false
+
+    @Option(help: ArgumentHelp("A named scale: full (the study's: 512 prompts, 2 passes), quick (--quick's runs), or resolving (4,000 prompts, 1 pass: the smallest that resolves the recipe's gain).",
+                               valueName: "name"))
+    var scale: String?
 
     @Option(help: "Seeds, comma-separated (default: 0,1,2; 0 with --quick).")
     var seeds: String?
@@ -41,7 +45,7 @@ struct Reproduce: ParsableCommand {
     @Option(help: "BLAS and worker threads (default: the number of cores).")
     var threads: Int?
 
-    @OptionGroup(title: "Scale (default: the full study's, or --quick's)")
+    @OptionGroup(title: "Scale (each option changes one number of --scale's, by default the study's, or --quick's)")
     var scaleOptions: ScaleOptions
 
     @OptionGroup(title: "On a Slurm cluster")
@@ -96,7 +100,7 @@ struct Reproduce: ParsableCommand {
         }
         let initial = try Checkpoint.load(from: URL(fileURLWithPath: policy), vocab: Tokenizer.standard.vocabSize).model
         let suite = try TaskSuite(seed: 0, bank: try DigitBank.load())
-        let scale = try scaleOptions.applied(to: quick ? StudyScale.quick : StudyScale.full)
+        let scale = try scaleOptions.applied(to: try baseScale())
         let wanted = only.map { Set($0.split(separator: ",").map(String.init)) }
         var experiments = Study.experiments(scale: scale, quick: quick).filter { wanted?.contains($0.name) ?? true }
         if let variants {
@@ -179,11 +183,11 @@ struct Reproduce: ParsableCommand {
             + "\(formatNumber(scale.epochs)) passes"
             + (scale.trainEpochs == EvolutionSettings().trainEpochs ? "" : ", \(scale.trainEpochs) passes over each iteration's selection")
             + "; test \(test.count) prompts, OOD \(ood.count) prompts; Pass@16 at T = 1. "
-            + "Test greedy accuracy with 95% intervals and paired tests against each experiment's first variant; other columns mean ± standard deviation over seeds. Wall time \(String(format: "%.1f", seconds / 60)) min "
+            + "Accuracies with 95% intervals over seeds and prompts; test greedy accuracy tested against each experiment's first variant, paired by seed and prompt. Wall time \(String(format: "%.1f", seconds / 60)) min "
             + "(\(Runtime.threads) threads); the runs and PRMs in these tables took \(String(format: "%.1f", totalRunSeconds / 60)) min, "
             + "each by its own recorded time (so a reproduce that reused finished runs still shows their cost). Command: `scripts/mstar reproduce\(CommandLine.arguments.dropFirst(2).map { " " + $0 }.joined())`.\n\n"
         for e in experiments {
-            let table = markdownTable(e, summary[e.name] ?? [:], seeds: seedList)
+            let table = markdownTable(e, summary[e.name] ?? [:], seeds: seedList, testFamilies: test.map(\.family.rawValue))
             try write(table, "\(e.name).md", outDir)
             report += table + "\n"
             try plotDynamics(e, seeds: seedList, runs: runs, outDir: outDir)
@@ -212,6 +216,15 @@ struct Reproduce: ParsableCommand {
         try AtomicFile.write(try JSONSerialization.data(withJSONObject: meta, options: [.prettyPrinted, .sortedKeys]),
                              to: outDir.appendingPathComponent("run.json"))
         log("reproduce: done in \(String(format: "%.1f", seconds / 60)) min; see \(out)/README.md")
+    }
+
+    /// The scale the options start from: `--scale`'s, else --quick's or the study's own.
+    func baseScale() throws -> StudyScale {
+        guard let scale else { return quick ? .quick : .full }
+        guard let named = StudyScale.named.first(where: { $0.name == scale }) else {
+            throw ValidationError("no scale '\(scale)'; scales: \(StudyScale.named.map(\.name).joined(separator: ", "))")
+        }
+        return named.scale
     }
 
     /// The recorded training time of seed `seed`'s PRM (0 when its report is missing).
@@ -246,6 +259,12 @@ struct Reproduce: ParsableCommand {
         var seconds: Double
         /// Whether each test prompt's greedy answer is right (absent in runs recorded before it was kept).
         var test_greedy_correct: [Bool]?
+        /// Each test prompt's right answers among its 16 samples (absent in older runs).
+        var test_correct_counts: [Int]?
+        /// Whether each OOD prompt's greedy answer is right (absent in older runs).
+        var ood_greedy_correct: [Bool]?
+        /// Each OOD prompt's right answers among its 16 samples (absent in older runs).
+        var ood_correct_counts: [Int]?
     }
 
     /// One PRM per seed, trained from the pre-evolved policy (saved so a rerun reuses it).
@@ -305,7 +324,8 @@ struct Reproduce: ParsableCommand {
         let m = RunMetrics(test_greedy: t.greedyAcc, test_pass_at_16: t.passAtK, ood_greedy: o.greedyAcc, ood_pass_at_16: o.passAtK,
                            test_families: t.families.mapValues { FamilyMetrics(greedy: $0.greedyAcc, pass_at_16: $0.passAtK) },
                            iterations: iterations, final_temperature: temperature, seconds: Date().timeIntervalSince(start),
-                           test_greedy_correct: t.greedyCorrect)
+                           test_greedy_correct: t.greedyCorrect, test_correct_counts: t.correctCounts,
+                           ood_greedy_correct: o.greedyCorrect, ood_correct_counts: o.correctCounts)
         let e = JSONEncoder()
         e.outputFormatting = [.prettyPrinted, .sortedKeys]
         try AtomicFile.write(try e.encode(m), to: metricsFile)
@@ -322,6 +342,9 @@ struct Reproduce: ParsableCommand {
         var majority: [Double]
         var prm_best_of_n: [Double]
         var prm_weighted_vote: [Double]
+        /// Per way of answering ("pass_at_n", "majority", "prm_best_of_n", "prm_weighted_vote") and
+        /// N: whether each test prompt's chosen answer is right (absent in older results).
+        var outcomes: [String: [[Bool]]]?
     }
 
     /// Best-of-N by PRM score versus majority vote versus PRM-weighted vote, as N grows, for the
@@ -335,20 +358,23 @@ struct Reproduce: ParsableCommand {
         let drawn = try Sampler(model: policy).generate(prompts, k: 16, options: SamplingOptions(temperature: 1), seed: seed ^ 0x7E5)
         let flat = try prm.scores(zip(test, drawn).flatMap { e, rs in rs.map { (e, $0.tokens) } })
         let ns = [1, 2, 4, 8, 16]
-        var m = VerifierMetrics(n: ns, pass_at_n: [], majority: [], prm_best_of_n: [], prm_weighted_vote: [])
+        var m = VerifierMetrics(n: ns, pass_at_n: [], majority: [], prm_best_of_n: [], prm_weighted_vote: [], outcomes: [:])
+        func mean(_ xs: [Bool]) -> Double { Double(xs.filter { $0 }.count) / Double(max(1, xs.count)) }
         for n in ns {
-            var pass = 0.0, maj = 0.0, best = 0.0, vote = 0.0
+            var pass: [Bool] = [], maj: [Bool] = [], best: [Bool] = [], vote: [Bool] = []
             for (i, e) in test.enumerated() {
                 let answers = drawn[i].prefix(n).map { AnswerExtractor.extract(ids: $0.tokens) }
                 let scores = Array(flat[(i * 16)..<(i * 16 + n)])
                 let right = answers.map { $0 != nil && $0 == e.answer }
-                pass += right.contains(true) ? 1 : 0
-                maj += majorityVote(answers) == e.answer ? 1 : 0
-                best += right[topIndices(scores, 1)[0]] ? 1 : 0
-                vote += weightedVote(answers, weights: scores) == e.answer ? 1 : 0
+                pass.append(right.contains(true))
+                maj.append(majorityVote(answers) == e.answer)
+                best.append(right[topIndices(scores, 1)[0]])
+                vote.append(weightedVote(answers, weights: scores) == e.answer)
             }
-            let c = Double(test.count)
-            m.pass_at_n.append(pass / c); m.majority.append(maj / c); m.prm_best_of_n.append(best / c); m.prm_weighted_vote.append(vote / c)
+            m.pass_at_n.append(mean(pass)); m.majority.append(mean(maj)); m.prm_best_of_n.append(mean(best)); m.prm_weighted_vote.append(mean(vote))
+            for (key, o) in [("pass_at_n", pass), ("majority", maj), ("prm_best_of_n", best), ("prm_weighted_vote", vote)] {
+                m.outcomes?[key, default: []].append(o)
+            }
         }
         let e = JSONEncoder()
         try AtomicFile.write(try e.encode(m), to: file)
@@ -393,6 +419,17 @@ struct Reproduce: ParsableCommand {
         return !o.isEmpty && o.count == runs.count ? o : nil
     }
 
+    /// Pass@16 per prompt from its right answers among 16 samples: right when any is.
+    static func passed(_ counts: [Int]) -> [Bool] { counts.map { $0 > 0 } }
+
+    /// One cell of a table: the mean with its 95% interval over seeds and prompts when every run
+    /// kept the per-prompt outcomes, else mean ± sd of the runs' values (runs recorded before).
+    static func cell(_ runs: [RunMetrics], _ outcomes: (RunMetrics) -> [Bool]?, _ value: (RunMetrics) -> Double?) -> String {
+        let o = runs.compactMap(outcomes)
+        if !o.isEmpty, o.count == runs.count { return interval(StudyStatistics.interval(o)) }
+        return meanSD(runs.compactMap(value))
+    }
+
     static func percent(_ x: Double) -> String { String(format: "%.1f", 100 * x) }
     static func interval(_ i: StudyStatistics.Interval) -> String { "\(percent(i.mean)) [\(percent(i.low)), \(percent(i.high))]" }
     static func signed(_ i: StudyStatistics.Interval) -> String {
@@ -403,13 +440,13 @@ struct Reproduce: ParsableCommand {
     /// The experiment's table (test greedy accuracy with its 95% interval over seeds and test
     /// prompts, each variant's paired difference from the baseline with McNemar's p) and what the
     /// runs say about each of the study's claims.
-    func markdownTable(_ e: StudyExperiment, _ rows: [String: [String: RunMetrics]], seeds: [UInt64]) -> String {
+    func markdownTable(_ e: StudyExperiment, _ rows: [String: [String: RunMetrics]], seeds: [UInt64], testFamilies: [String]) -> String {
         let families = Family.allCases.map(\.rawValue)
         let runsOf = { (name: String) in seeds.compactMap { rows[name]?[String($0)] } }
         let baseline = e.variants.first?.name ?? ""
         let base = Self.outcomes(runsOf(baseline))
         var s = "## \(e.title)\n\nThe study: \(e.finding).\n\n"
-        s += "| variant | test greedy [95% CI] | vs \(baseline) [95% CI] | McNemar p | test Pass@16 | "
+        s += "| variant | test greedy [95% CI] | vs \(baseline) [95% CI] | McNemar p | test Pass@16 [95% CI] | "
             + families.map { "\($0) greedy" }.joined(separator: " | ") + " | OOD greedy | OOD Pass@16 |\n"
         s += "|---|---|---|---|---|" + families.map { _ in "---|" }.joined() + "---|---|\n"
         for v in e.variants {
@@ -426,15 +463,21 @@ struct Reproduce: ParsableCommand {
             } else {
                 cells += [Self.meanSD(runs.map(\.test_greedy)), "-", "-"]
             }
-            cells.append(Self.meanSD(runs.map(\.test_pass_at_16)))
-            cells += families.map { f in Self.meanSD(runs.compactMap { $0.test_families[f]?.greedy }) }
-            cells += [Self.meanSD(runs.map(\.ood_greedy)), Self.meanSD(runs.map(\.ood_pass_at_16))]
+            cells.append(Self.cell(runs, { $0.test_correct_counts.map(Self.passed) }, \.test_pass_at_16))
+            cells += families.map { f in
+                let prompts = testFamilies.indices.filter { testFamilies[$0] == f }
+                if prompts.isEmpty { return "-" }
+                return Self.cell(runs, { m in m.test_greedy_correct.flatMap { g in g.count == testFamilies.count ? prompts.map { g[$0] } : nil } },
+                                 { $0.test_families[f]?.greedy })
+            }
+            cells += [Self.cell(runs, \.ood_greedy_correct, \.ood_greedy),
+                      Self.cell(runs, { $0.ood_correct_counts.map(Self.passed) }, \.ood_pass_at_16)]
             s += "| \(v.name) | " + cells.joined(separator: " | ") + " |\n"
         }
-        s += "\nAccuracies in %. Test greedy: mean over seeds and test prompts with a 95% bootstrap interval "
-            + "(seeds and prompts resampled); the difference from \(baseline) is paired by seed and prompt, "
-            + "with McNemar's exact test; * marks a difference whose interval excludes 0 at p < 0.05. "
-            + "Other columns: mean ± standard deviation over seeds.\n"
+        s += "\nAccuracies in %: the mean over seeds and prompts with a 95% bootstrap interval "
+            + "(seeds and prompts resampled; a family's cell resamples that family's test prompts). The difference from \(baseline) "
+            + "in test greedy accuracy is paired by seed and prompt, with McNemar's exact test; * marks a difference whose interval "
+            + "excludes 0 at p < 0.05. A cell of runs recorded without per-prompt outcomes shows mean ± standard deviation over seeds.\n"
         let present = Set(e.variants.map(\.name))
         let claims = e.claims.filter { present.contains($0.better) && present.contains($0.worse) }
         if !claims.isEmpty {
@@ -457,11 +500,16 @@ struct Reproduce: ParsableCommand {
         guard let ns = runs.first?.n else { return "" }
         var s = "## PRM as verifier (pre-evolved policy, test)\n\nThe study: as a verifier (best-of-N) the PRM was weak.\n\n"
         s += "| N | Pass@N | majority vote | PRM best-of-N | PRM-weighted vote |\n|---|---|---|---|---|\n"
-        for (j, n) in ns.enumerated() {
-            s += "| \(n) | \(Self.meanSD(runs.map { $0.pass_at_n[j] })) | \(Self.meanSD(runs.map { $0.majority[j] })) | "
-                + "\(Self.meanSD(runs.map { $0.prm_best_of_n[j] })) | \(Self.meanSD(runs.map { $0.prm_weighted_vote[j] })) |\n"
+        // A cell: the interval over seeds and prompts when every seed kept its outcomes, else mean ± sd.
+        func cell(_ key: String, _ j: Int, _ value: (VerifierMetrics) -> Double) -> String {
+            let o = runs.compactMap { $0.outcomes?[key].flatMap { j < $0.count ? $0[j] : nil } }
+            return o.count == runs.count ? Self.interval(StudyStatistics.interval(o)) : Self.meanSD(runs.map(value))
         }
-        return s + "\nAccuracies in %.\n"
+        for (j, n) in ns.enumerated() {
+            s += "| \(n) | \(cell("pass_at_n", j) { $0.pass_at_n[j] }) | \(cell("majority", j) { $0.majority[j] }) | "
+                + "\(cell("prm_best_of_n", j) { $0.prm_best_of_n[j] }) | \(cell("prm_weighted_vote", j) { $0.prm_weighted_vote[j] }) |\n"
+        }
+        return s + "\nAccuracies in %: the mean over seeds and test prompts with a 95% bootstrap interval (seeds and prompts resampled).\n"
     }
 
     /// Validation curves per variant (mean over seeds) against passes over the prompt set.

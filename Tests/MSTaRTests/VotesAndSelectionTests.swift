@@ -215,4 +215,17 @@ import Testing
         let quick = Study.experiments(scale: .quick, quick: true)
         #expect(quick.allSatisfy { $0.variants.count >= 2 })
     }
+
+    /// Each named scale is its own runs folder, named by its name; any other scale by its numbers
+    /// (so two scales never share finished runs).
+    @Test func namedScalesHaveDistinctFolders() {
+        let named = StudyScale.named
+        #expect(named.map(\.name) == ["full", "quick", "resolving"])
+        #expect(Set(named.map(\.scale.name)).count == named.count)
+        for (name, scale) in named { #expect(scale.name == name) }
+        #expect(StudyScale.resolving.prompts == 4000 && StudyScale.resolving.epochs == 1)
+        var other = StudyScale.resolving
+        other.prompts = 1024
+        #expect(other.name == "prompts1024-epochs1-dynamics32-temperature32-test800-ood200-prm384")
+    }
 }
