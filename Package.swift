@@ -23,6 +23,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
     ],
     targets: [
         // System libraries, found through pkg-config (Debian: libopenblas-dev, libedit-dev).
@@ -40,10 +42,16 @@ let package = Package(
                 swiftSettings: kernelFlags),
         .target(name: "MSTaR", dependencies: ["MSTaRTensor", "MSTaRTasks", "MSTaRModel"]),
         .target(name: "MSTaRWorkbench", dependencies: ["MSTaRTensor", "MSTaRTasks", "MSTaRModel", "MSTaR", "CEditLine"]),
+        // `mstar serve`: the OpenAI-compatible HTTP server over a native policy (docs/serve.md).
+        .target(name: "MSTaRServe", dependencies: [
+            "MSTaRTensor", "MSTaRTasks", "MSTaRModel", "MSTaR",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         // Harnesses over the decoders of untrusted input; Fuzz/ drives them with libFuzzer, the tests replay their corpora.
         .target(name: "MSTaRFuzz", dependencies: ["MSTaRTensor", "MSTaRTasks", "MSTaRModel", "MSTaRWorkbench"]),
         .executableTarget(name: "mstar", dependencies: [
-            "MSTaRTensor", "MSTaRTasks", "MSTaRModel", "MSTaR", "MSTaRWorkbench",
+            "MSTaRTensor", "MSTaRTasks", "MSTaRModel", "MSTaR", "MSTaRWorkbench", "MSTaRServe",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
@@ -53,6 +61,7 @@ let package = Package(
         .testTarget(name: "MSTaRModelTests", dependencies: ["MSTaRModel"]),
         .testTarget(name: "MSTaRTests", dependencies: ["MSTaR"]),
         .testTarget(name: "MSTaRWorkbenchTests", dependencies: ["MSTaRWorkbench", "MSTaRTasks", "MSTaRModel", "MSTaR"]),
+        .testTarget(name: "MSTaRServeTests", dependencies: ["MSTaRServe", "MSTaR", "MSTaRModel", "MSTaRTasks", "MSTaRTensor"]),
         .testTarget(name: "MSTaRFuzzTests", dependencies: ["MSTaRFuzz", "MSTaRModel", "MSTaRTasks", "MSTaRTensor"]),
     ]
 )
