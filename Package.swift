@@ -41,7 +41,10 @@ let package = Package(
         .target(name: "MSTaRModel", dependencies: ["MSTaRTensor", "MSTaRTasks"],
                 swiftSettings: kernelFlags),
         .target(name: "MSTaR", dependencies: ["MSTaRTensor", "MSTaRTasks", "MSTaRModel"]),
-        .target(name: "MSTaRWorkbench", dependencies: ["MSTaRTensor", "MSTaRTasks", "MSTaRModel", "MSTaR", "CEditLine"]),
+        // The remote backend: a ResponseGenerator and a StepScorer over an OpenAI-compatible server
+        // (vLLM, `mstar serve`), on Foundation's URLSession (docs/remote.md). It needs only the model layer.
+        .target(name: "MSTaRRemote", dependencies: ["MSTaRTensor", "MSTaRTasks", "MSTaRModel"]),
+        .target(name: "MSTaRWorkbench", dependencies: ["MSTaRTensor", "MSTaRTasks", "MSTaRModel", "MSTaR", "MSTaRRemote", "CEditLine"]),
         // `mstar serve`: the OpenAI-compatible HTTP server over a native policy (docs/serve.md).
         .target(name: "MSTaRServe", dependencies: [
             "MSTaRTensor", "MSTaRTasks", "MSTaRModel", "MSTaR",
@@ -62,6 +65,7 @@ let package = Package(
         .testTarget(name: "MSTaRTests", dependencies: ["MSTaR"]),
         .testTarget(name: "MSTaRWorkbenchTests", dependencies: ["MSTaRWorkbench", "MSTaRTasks", "MSTaRModel", "MSTaR"]),
         .testTarget(name: "MSTaRServeTests", dependencies: ["MSTaRServe", "MSTaR", "MSTaRModel", "MSTaRTasks", "MSTaRTensor"]),
+        .testTarget(name: "MSTaRRemoteTests", dependencies: ["MSTaRRemote", "MSTaRServe", "MSTaRModel", "MSTaRTasks", "MSTaRTensor"]),
         .testTarget(name: "MSTaRFuzzTests", dependencies: ["MSTaRFuzz", "MSTaRModel", "MSTaRTasks", "MSTaRTensor"]),
     ]
 )

@@ -26,6 +26,11 @@ public final class Evolution {
     /// model plugs into). Nil: the engine's own `Sampler`.
     public var generatorFactory: ((VisionLanguageModel) -> any ResponseGenerator)?
 
+    /// What scores steps for the step's selection and the dynamics in place of the PRM's own forward
+    /// pass (a served copy of the PRM, `backend remote --prm-url`); used only while the run has a
+    /// PRM, whose aggregation applies. Nil: the PRM itself.
+    public var stepScorer: (any StepScorer)?
+
     /// The generator for `model` (the current policy unless said).
     func generator(for model: VisionLanguageModel? = nil) -> any ResponseGenerator {
         let m = model ?? policy

@@ -39,7 +39,7 @@ public enum ServeSampling {
             let choice = ChatCompletionResponse.Choice(
                 index: i, message: .init(content: content ?? text), logprobs: logprobs,
                 finish_reason: stopped || r.finished ? "stop" : "length",
-                token_ids: request.returnTokenIDs ? tokens : nil)
+                token_ids: request.returnTokenIDs ? tokens : nil, mean_entropy: request.returnEntropy ? r.meanEntropy : nil)
             return (choice, kept)
         }
     }

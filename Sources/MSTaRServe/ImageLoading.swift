@@ -127,6 +127,9 @@ public enum SceneImage {
         let img: PNG.Image
         do { img = try PNG.decode(bytes) } catch { throw APIError.badRequest("the image is not a valid PNG: \(error)", param: param) }
         let k = img.width / width
+        // The exact pixels a client sent beside the 8-bit image (`PNG.encode(exactPixels:)`): the
+        // scene as the client's model sees it, not rounded to 8 bits.
+        if k == 1, let exact = img.exact { return try Canvas(height: height, width: width, pixels: exact) }
         var pixels = [Float](repeating: 0, count: height * width)
         for y in 0..<height {
             for x in 0..<width {

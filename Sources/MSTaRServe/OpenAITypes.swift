@@ -28,8 +28,16 @@ public struct ChatCompletionRequest: Decodable, Sendable {
     public var top_logprobs: Int?
     /// vLLM's extension: each choice carries its generated token ids.
     public var return_token_ids: Bool?
+    /// mstar's extension: each choice carries `mean_entropy` (what a faithful remote backend
+    /// needs for the dynamics; other servers ignore the field).
+    public var return_entropy: Bool?
     /// Strings that end a choice's content.
     public var stop: StopSequences?
+    /// vLLM's: the last message is an assistant response to continue (the choices are its
+    /// continuations); `messages` are then the user message and that assistant prefix.
+    public var continue_final_message: Bool?
+    /// vLLM's: with `continue_final_message` it must be false; otherwise only true.
+    public var add_generation_prompt: Bool?
     /// Streaming: only false is supported.
     public var stream: Bool?
 
@@ -148,8 +156,11 @@ public struct ChatCompletionResponse: Encodable, Sendable {
         public var finish_reason: String
         /// vLLM's `return_token_ids`: left out when not asked for.
         public var token_ids: [Int]?
+        /// mstar's `return_entropy`: the mean entropy (nats) of the policy's next-token
+        /// distribution (temperature 1) over the sample, `Rollout.meanEntropy`; left out when not asked for.
+        public var mean_entropy: Float? = nil
 
-        enum CodingKeys: String, CodingKey { case index, message, logprobs, finish_reason, token_ids }
+        enum CodingKeys: String, CodingKey { case index, message, logprobs, finish_reason, token_ids, mean_entropy }
         public func encode(to encoder: any Encoder) throws {
             var c = encoder.container(keyedBy: CodingKeys.self)
             try c.encode(index, forKey: .index)
@@ -157,6 +168,7 @@ public struct ChatCompletionResponse: Encodable, Sendable {
             if let logprobs { try c.encode(logprobs, forKey: .logprobs) } else { try c.encodeNil(forKey: .logprobs) }
             try c.encode(finish_reason, forKey: .finish_reason)
             try c.encodeIfPresent(token_ids, forKey: .token_ids)
+            try c.encodeIfPresent(mean_entropy, forKey: .mean_entropy)
         }
     }
 

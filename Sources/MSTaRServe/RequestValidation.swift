@@ -62,6 +62,8 @@ public struct GenerationRequest: Sendable {
     public var returnTokenIDs: Bool
     /// Strings that end a choice's content.
     public var stop: [String]
+    /// Whether each choice carries its mean entropy (mstar's `return_entropy`).
+    public var returnEntropy = false
 }
 
 /// Checks requests against the model and the limits and turns them into what the model runs.
@@ -139,8 +141,15 @@ public struct RequestValidator: Sendable {
         for s in stop where s.isEmpty || s.count > limits.maxStopLength {
             throw APIError.badRequest("each stop string must be 1 to \(limits.maxStopLength) characters", param: "stop")
         }
-        let (question, image) = try userTurn(r.messages)
-        let prompt = try encodeQuestion(question, hasImage: image != nil)
+        let continuing = r.continue_final_message ?? false
+        let generationPrompt = r.add_generation_prompt ?? !continuing
+        guard generationPrompt == !continuing else {
+            throw APIError.badRequest("add_generation_prompt must be \(!continuing) when continue_final_message is \(continuing)",
+                                      param: "add_generation_prompt")
+        }
+        let (question, image) = try userTurn(continuing ? Array(r.messages.prefix(1)) : r.messages)
+        var prompt = try encodeQuestion(question, hasImage: image != nil)
+        if continuing { prompt += try assistantPrefix(r.messages, after: prompt.count) }
         let room = model.maxModelLength - prompt.count
         let maxTokens = r.max_tokens ?? r.max_completion_tokens ?? room
         guard maxTokens >= 1, maxTokens <= room else {
@@ -151,7 +160,8 @@ public struct RequestValidator: Sendable {
         return GenerationRequest(
             prompt: SamplePrompt(image: image, prompt: prompt, stream: seed), n: n,
             options: SamplingOptions(temperature: Float(temperature), topP: Float(topP), maxTokens: maxTokens),
-            seed: seed, logprobs: r.logprobs ?? false, returnTokenIDs: r.return_token_ids ?? false, stop: stop)
+            seed: seed, logprobs: r.logprobs ?? false, returnTokenIDs: r.return_token_ids ?? false, stop: stop,
+            returnEntropy: r.return_entropy ?? false)
     }
 
     /// Refuses a field this server does not implement when it asks for more than its neutral value.
@@ -167,6 +177,28 @@ public struct RequestValidator: Sendable {
         if let (name, _) = unsupported.first(where: \.1) {
             throw APIError.badRequest("\(name) is not supported by mstar serve; leave it out (docs/serve.md lists the fields)", param: name)
         }
+    }
+
+    /// The ids of the assistant prefix to continue (`continue_final_message`): the second and last
+    /// message, role "assistant", text in the model's words without special tokens, leaving room.
+    func assistantPrefix(_ messages: [ChatMessage], after promptLength: Int) throws -> [Int] {
+        guard messages.count == 2, messages[1].role == "assistant" else {
+            throw APIError.badRequest("with continue_final_message, messages must be the user message and the assistant response to continue",
+                                      param: "messages")
+        }
+        let (text, image) = try content(messages[1].content, message: 1)
+        guard image == nil, text.utf8.count <= limits.maxTextBytes else {
+            throw APIError.badRequest("the assistant message must be text of at most \(limits.maxTextBytes) bytes", param: "messages")
+        }
+        let ids = try encodeWords(text, what: "assistant message")
+        if ids.contains(where: tokenizer.isSpecial) {
+            throw APIError.badRequest("the assistant message to continue may hold no special token", param: "messages")
+        }
+        guard promptLength + ids.count < model.maxModelLength else {
+            throw APIError.badRequest("the prompt and the assistant message are \(promptLength + ids.count) tokens; the model's max_model_len is "
+                + "\(model.maxModelLength), which leaves no room for a continuation", param: "messages")
+        }
+        return ids
     }
 
     /// The question and image of the one user message.

@@ -8,7 +8,12 @@ public enum PNG {
     public static let signature: [UInt8] = [137, 80, 78, 71, 13, 10, 26, 10]
 
     /// Encodes `canvas` as an 8-bit greyscale PNG, each pixel enlarged to `scale` x `scale`.
-    public static func encode(_ canvas: Canvas, scale: Int = 1) -> [UInt8] {
+    ///
+    /// With `exactPixels`, an ancillary private chunk `pxFl` also carries the canvas's pixels as
+    /// float32 (little-endian bit patterns): decoders that do not know it skip it (ancillary chunks
+    /// are safe to ignore) and read the 8-bit image, while `decode` hands them back exactly, so a
+    /// scene crosses HTTP to `mstar serve` without the 8-bit rounding (docs/remote.md).
+    public static func encode(_ canvas: Canvas, scale: Int = 1, exactPixels: Bool = false) -> [UInt8] {
         precondition(scale >= 1, "PNG scale must be >= 1")
         let w = canvas.width * scale, h = canvas.height * scale
         let grey = canvas.bytes
@@ -24,6 +29,12 @@ public enum PNG {
         ihdr += bigEndian(UInt32(w)) + bigEndian(UInt32(h))
         ihdr += [8, 0, 0, 0, 0]  // bit depth 8, greyscale, deflate, adaptive filters, no interlace
         chunk("IHDR", ihdr, into: &out)
+        if exactPixels && scale == 1 {
+            var bits = [UInt8]()
+            bits.reserveCapacity(canvas.pixels.count * 4)
+            for p in canvas.pixels { let b = p.bitPattern; bits += [UInt8(b & 0xFF), UInt8(b >> 8 & 0xFF), UInt8(b >> 16 & 0xFF), UInt8(b >> 24)] }
+            chunk(exactChunk, bits, into: &out)
+        }
         chunk("IDAT", Zlib.deflate(raw), into: &out)
         chunk("IEND", [], into: &out)
         return out
@@ -45,7 +56,14 @@ public enum PNG {
         public var height: Int
         /// width * height grey values, row-major.
         public var grey: [UInt8]
+        /// The exact pixels of a `pxFl` chunk (width * height finite values in 0...1), when the
+        /// file carries a well-formed one; nil otherwise.
+        public var exact: [Float]? = nil
     }
+
+    /// The ancillary, private, safe-to-copy chunk that carries exact float32 pixels.
+    public static let exactChunk = "pxFl"
+
 
     /// Decodes a PNG, checking every chunk's CRC; colour is converted to grey (alpha over black).
     public static func decode(_ bytes: [UInt8]) throws -> Image {
@@ -54,6 +72,7 @@ public enum PNG {
         var width = 0, height = 0, colorType = -1
         var idat = [UInt8]()
         var sawEnd = false
+        var exactBody: [UInt8]?
         while pos + 12 <= bytes.count {
             let length = Int(readBE(bytes, pos))
             guard length >= 0, pos + 12 + length <= bytes.count else { throw TasksError.invalid("PNG chunk runs past the end of the file") }
@@ -79,6 +98,7 @@ public enum PNG {
                 }
             case "IDAT": idat += body
             case "IEND": sawEnd = true
+            case exactChunk: exactBody = body
             default: break  // ancillary chunks are ignored
             }
             pos += 12 + length
@@ -125,7 +145,16 @@ public enum PNG {
             }
             grey[p] = UInt8(min(255, max(0, value.rounded())))
         }
-        return Image(width: width, height: height, grey: grey)
+        var image = Image(width: width, height: height, grey: grey)
+        // A `pxFl` chunk of the wrong size or with a value outside 0...1 is ignored, as any other
+        // ancillary chunk: the 8-bit image stands.
+        if let b = exactBody, b.count == width * height * 4 {
+            let values = (0..<(width * height)).map { p -> Float in
+                Float(bitPattern: UInt32(b[4 * p]) | UInt32(b[4 * p + 1]) << 8 | UInt32(b[4 * p + 2]) << 16 | UInt32(b[4 * p + 3]) << 24)
+            }
+            if values.allSatisfy({ $0.isFinite && $0 >= 0 && $0 <= 1 }) { image.exact = values }
+        }
+        return image
     }
 
     /// Reads a PNG file into a scene canvas; an image k times the scene size is averaged down by k.

@@ -143,4 +143,27 @@ public struct SplitMix64: Sendable {
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         return z ^ (z >> 31)
     }
+
+    /// The inverse of `mix`: `unmix(mix(v)) == v` for every v. A client that must make a server's
+    /// `mix(seed ^ mix(stream))` derivation land on a given value solves for its seed with it
+    /// (the remote backend, docs/remote.md).
+    public static func unmix(_ v: UInt64) -> UInt64 {
+        var z = unshift(v, 31)
+        z = unshift(z &* inverse(0x94D0_49BB_1331_11EB), 27)
+        return unshift(z &* inverse(0xBF58_476D_1CE4_E5B9), 30)
+    }
+
+    /// x from `x ^ (x >> s)`: each pass recovers `s` more high bits.
+    private static func unshift(_ y: UInt64, _ s: UInt64) -> UInt64 {
+        var x = y
+        for _ in 0..<(64 / s + 1) { x = y ^ (x >> s) }
+        return x
+    }
+
+    /// The multiplicative inverse of an odd `a` modulo 2^64 (Newton's iteration doubles the correct bits).
+    private static func inverse(_ a: UInt64) -> UInt64 {
+        var x = a  // right to 3 bits for odd a
+        for _ in 0..<5 { x = x &* (2 &- a &* x) }
+        return x
+    }
 }

@@ -59,6 +59,7 @@ enum BuiltinCommands {
                 let changed = values[i] != defaults[i] ? "* " : "  "
                 lines.append(changed + Help.pad(k, kw) + Help.pad(values[i], vw) + Help.pad(defaults[i], dw) + s.settings.spec(k)!.summary)
             }
+            for name in s.settingsNotes.keys.sorted() { lines.append(s.settingsNotes[name]!(s)) }
             return CommandOutput(lines: lines)
         })
 

@@ -62,6 +62,7 @@ public enum EngineCommands {
                                             series: calibrationSeries))
         registerPolicyCommands(in: session)
         registerMethodCommands(in: session)
+        BackendCommands.register(in: session)
     }
 
     /// Refuses a temperature_min above temperature_max (or the reverse) as the `set` that made it;
@@ -105,6 +106,7 @@ public enum EngineCommands {
         if let run = s.engine.evolution {
             run.settings = settings
             run.prm?.aggregation = settings.prmAggregation
+            BackendCommands.apply(run, s)
             return run
         }
         guard let p = s.engine.policy else {
@@ -116,6 +118,7 @@ public enum EngineCommands {
             run.usePRM(shared.prm, report: shared.report)
         }
         attach(run, s, fresh: true)
+        BackendCommands.apply(run, s)
         return run
     }
 
@@ -340,6 +343,7 @@ public enum EngineCommands {
             discussion: "Prints what the step did and the dynamics on validation prompts, and appends one line to the run's dynamics.jsonl. 'sample' shows the step's prompts, responses and selections."
         ) { _, s in
             let run = try evolution(s)
+            defer { BackendCommands.flushRecords(s) }
             let bar = s.progress("step \(run.iteration + 1)", total: 1, unit: "step")
             let result: StepResult
             do { result = try run.step(shouldStop: stop) } catch is EvolutionInterrupted { throw Interrupted() }
@@ -353,6 +357,7 @@ public enum EngineCommands {
             arguments: [ArgumentSpec("n", .int, default: .none, range: 0...1_000_000, help: "iterations (default: up to the run's planned total)")]
         ) { cmd, s in
             let run = try evolution(s)
+            defer { BackendCommands.flushRecords(s) }
             let n = cmd.optionalInt("n") ?? max(0, run.settings.iterations - run.iteration)
             var out = CommandOutput()
             let bar = s.progress("evolve", total: n, unit: "step")
@@ -411,6 +416,7 @@ public enum EngineCommands {
             discussion: "Samples prm_samples responses for prm_prompts labelled prompts outside the prompt set from the initial policy, labels every step by prm_rollouts rollouts from its prefix (prm_labels hard or soft), and trains a copy of the policy's backbone with the score head. The run uses it for PRM selection, PRM-weighted votes and Reward-Pass@2."
         ) { _, s in
             let run = try evolution(s)
+            defer { BackendCommands.flushRecords(s) }
             let bar = s.progress("prm", total: 1, unit: "phase")
             let r: PRMTrainReport
             do { r = try run.trainPRM(shouldStop: stop) } catch is EvolutionInterrupted { throw Interrupted() }

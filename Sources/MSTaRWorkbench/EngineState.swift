@@ -1,6 +1,7 @@
 import MSTaR
 import MSTaRModel
 import MSTaRTasks
+import MSTaRRemote
 
 /// What the method's commands keep in a session, as one typed value: the task suite and digit
 /// bank, imported datasets, the policy and where it came from, the run, the PRM shared between runs
@@ -24,6 +25,8 @@ final class EngineState {
     var lastEval: EvaluationResult?
     /// The last `prm calibration` (plottable too).
     var calibration: PRMCalibration?
+    /// The remote backend (`backend remote`); nil: the engine's own sampler.
+    var remote: BackendCommands.Remote?
     /// Whether a recipe or a loaded run is setting many settings at once (cross-checks wait for the end).
     var applyingSettings = false
 

@@ -22,6 +22,9 @@ public final class Session {
     public private(set) var journal: Journal!
     /// Named values commands share (the task suite, the policy, results); the engine picks the names.
     public var values: [String: Any] = [:]
+    /// Lines `show settings` adds after the table: state chosen by commands rather than `set`
+    /// (the backend in use), by name, each asked when shown.
+    public var settingsNotes: [String: (Session) -> String] = [:]
     /// The session's generator, reseeded by `seed N`; derive streams with `rng.split(_:)`.
     public var rng: RNG
     /// Commands completed since the session started, as typed.

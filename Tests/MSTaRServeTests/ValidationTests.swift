@@ -1,4 +1,5 @@
 import Foundation
+import MSTaRModel
 import MSTaRServe
 import MSTaRTasks
 import Testing
@@ -109,6 +110,45 @@ import Testing
         for (url, words) in refused {
             let e = try #require(refusal(try Served.chatBody(imageURL: url), v), "accepted \(url)")
             #expect(e.status == 400 && e.message.contains(words), "\(url): \(e.message)")
+        }
+    }
+
+    @Test func exactPixelsAndEntropyForTheRemoteBackend() throws {
+        let v = try Served.validator()
+        let canvas = try Served.canvas(seed: 5)
+        // The pxFl chunk's pixels are read at 1x; a PNG without it gives the 8-bit values.
+        let exact = "data:image/png;base64," + Data(PNG.encode(canvas, exactPixels: true)).base64EncodedString()
+        let r = try Served.request(try Served.chatBody(imageURL: exact, extra: ["return_entropy": true]), validator: v)
+        #expect(r.prompt.image?.pixels == canvas.pixels && r.returnEntropy)
+        let plain = try Served.request(try Served.chatBody(imageURL: Served.dataURL(canvas)), validator: v)
+        #expect(plain.prompt.image?.pixels == (try Served.roundTripped(canvas)).pixels && !plain.returnEntropy)
+        // mean_entropy is in the choice only when asked for.
+        let rollout = Rollout(tokens: [Tokenizer.standard.eos], logProbs: [-0.5], meanEntropy: 1.25, finished: true)
+        #expect(ServeSampling.choices([rollout], for: r)[0].choice.mean_entropy == 1.25)
+        #expect(ServeSampling.choices([rollout], for: plain)[0].choice.mean_entropy == nil)
+    }
+
+    @Test func anAssistantPrefixIsContinued() throws {
+        let v = try Served.validator(), t = Tokenizer.standard
+        func body(_ messages: [[String: Any]], _ extra: [String: Any]) throws -> Data {
+            var o: [String: Any] = ["model": "pre-evolved", "messages": messages]
+            for (k, x) in extra { o[k] = x }
+            return try JSONSerialization.data(withJSONObject: o)
+        }
+        let user: [String: Any] = ["role": "user", "content": "given 3 4 what is the sum ?"]
+        let prefix: [String: Any] = ["role": "assistant", "content": "3 + 4 = 7 ;"]
+        let r = try Served.request(try body([user, prefix], ["continue_final_message": true, "add_generation_prompt": false]), validator: v)
+        #expect(r.prompt.prompt == (try t.encodePrompt(question: "given 3 4 what is the sum ?", hasImage: false)) + (try t.encode("3 + 4 = 7 ;")))
+        let refused: [(Data, String)] = [
+            (try body([user, prefix], [:]), "messages"),
+            (try body([user], ["continue_final_message": true, "add_generation_prompt": false]), "continue"),
+            (try body([user, prefix], ["continue_final_message": true, "add_generation_prompt": true]), "add_generation_prompt"),
+            (try body([user, ["role": "assistant", "content": "<eos>"]], ["continue_final_message": true, "add_generation_prompt": false]), "special"),
+        ]
+        for (b, word) in refused {
+            do { _ = try Served.request(b, validator: v); Issue.record("accepted a request that should fail on \(word)") } catch {
+                #expect("\(error)".contains(word), "\(error)")
+            }
         }
     }
 }

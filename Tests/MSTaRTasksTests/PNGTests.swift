@@ -110,4 +110,32 @@ import MSTaRTasks
         let result = try #require(Fixture.run("file", ["-b", path]))
         #expect(result.1.contains("PNG image data, 96 x 64, 8-bit grayscale, non-interlaced"))
     }
+
+    @Test func exactPixelsTravelInAnAncillaryChunk() throws {
+        let h = Canvas.sceneHeight, w = Canvas.sceneWidth
+        let canvas = try Canvas(height: h, width: w, pixels: (0..<(h * w)).map { Float($0 % 13) / 13.7 })
+        let plain = try PNG.decode(PNG.encode(canvas))
+        let exact = try PNG.decode(PNG.encode(canvas, exactPixels: true))
+        // The 8-bit image is the same; only a reader that knows the chunk gets the exact pixels.
+        #expect(plain.exact == nil && exact.grey == plain.grey && exact.exact == canvas.pixels)
+        #expect(canvas.pixels.contains { Float(UInt8(($0 * 255).rounded())) / 255 != $0 })
+        // A chunk of the wrong size, or with a value outside 0...1, is ignored as any ancillary chunk.
+        func with(_ body: [UInt8]) throws -> PNG.Image {
+            var bytes = PNG.encode(canvas)
+            let ihdrEnd = 8 + 12 + 13
+            var chunk = [UInt8]()
+            for s in [24, 16, 8, 0] { chunk.append(UInt8(UInt32(body.count) >> UInt32(s) & 0xFF)) }
+            let typed = Array(PNG.exactChunk.utf8) + body
+            chunk += typed
+            let crc = Zlib.crc32(typed)
+            for s in [24, 16, 8, 0] { chunk.append(UInt8(crc >> UInt32(s) & 0xFF)) }
+            bytes.insert(contentsOf: chunk, at: ihdrEnd)
+            return try PNG.decode(bytes)
+        }
+        #expect(try with([1, 2, 3]).exact == nil)
+        let nan: [UInt8] = (0..<(h * w)).flatMap { _ -> [UInt8] in [0, 0, 0xC0, 0x7F] }
+        #expect(try with(nan).exact == nil)
+        let half: [UInt8] = (0..<(h * w)).flatMap { _ -> [UInt8] in [0, 0, 0, 0x3F] }
+        #expect(try with(half).exact == [Float](repeating: 0.5, count: h * w))
+    }
 }

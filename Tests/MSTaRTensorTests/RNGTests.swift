@@ -64,4 +64,12 @@ import Testing
         #expect(counts[0] == 0 && counts[3] == 0)
         #expect(abs(Double(counts[2]) / 40_000 - 0.75) < 0.01)
     }
+
+    @Test func unmixInvertsMix() {
+        var r = RNG(seed: 7)
+        for v in [0, 1, UInt64.max, 0x8000_0000_0000_0000] + (0..<1000).map({ _ in r.next() }) {
+            #expect(SplitMix64.unmix(SplitMix64.mix(v)) == v)
+            #expect(SplitMix64.mix(SplitMix64.unmix(v)) == v)
+        }
+    }
 }

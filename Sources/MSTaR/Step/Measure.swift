@@ -18,7 +18,7 @@ extension Evolution {
     /// `measure` at several temperatures in one request (the temperature search's candidates).
     func measure(_ examples: [Example], temperatures: [Float], greedy: Bool, seed: UInt64,
                  shouldStop: (() -> Bool)?) throws -> [DynamicsMetrics] {
-        try measureDynamics(generator: generator(), scorer: prm, aggregation: prm?.aggregation ?? .min, examples: examples,
+        try measureDynamics(generator: generator(), scorer: prm.map { p -> any StepScorer in stepScorer ?? p }, aggregation: prm?.aggregation ?? .min, examples: examples,
                             k: settings.dynamicsK, temperatures: temperatures, greedy: greedy, seed: seed,
                             maxTokens: settings.maxTokens, tokenizer: tokenizer, shouldStop: shouldStop)
     }

@@ -20,7 +20,7 @@ extension Evolution {
         }
         var items: [(example: Example, tokens: [Int])] = []
         for (i, p) in prompts.enumerated() { for (j, r) in drawn[i].enumerated() where read[i][j] { items.append((p.example, r.tokens)) } }
-        var flat = try prm.stepScores(items).makeIterator()
+        var flat = try (stepScorer ?? prm).stepScores(items).makeIterator()
         return read.map { $0.map { $0 ? flat.next()! : nil } }
     }
 

@@ -1,0 +1,137 @@
+import Foundation
+import MSTaR
+import MSTaRModel
+import MSTaRRemote
+import MSTaRTensor
+
+/// `backend`: which model the method samples from (and scores steps with): the engine's own
+/// policy (`native`, the default) or a server speaking the OpenAI API (`remote`, docs/remote.md).
+///
+/// The choice is the session's, journaled as typed (the API key's variable name, never the key),
+/// and applies to the run from its next step: every sample of the step, the temperature search
+/// and the dynamics goes through the remote generator; training stays native.
+enum BackendCommands {
+    /// The remote backend in use: the command that chose it (for `backend` to show), its
+    /// generator and, with `--prm-url`, its step scorer.
+    struct Remote {
+        var description: String
+        var generator: RemoteGenerator
+        var scorer: RemoteStepScorer?
+    }
+
+    static let recordsName = "requests.jsonl"
+
+    static func register(in session: Session) {
+        session.settingsNotes["backend"] = { s in "backend: " + describe(s) }
+        session.register(CommandSpec(
+            "backend", group: "method", summary: "sample from the native policy or from a server (vLLM, mstar serve): backend [native|remote ...]",
+            discussion: "backend alone shows the backend in use. backend remote sends every sample of the step, the temperature search and the dynamics as chat-completion requests to --url (an OpenAI-compatible base URL such as http://127.0.0.1:8000/v1) for --model; --prm-url and --prm-model score the PRM's steps over /pooling. The server is asked for its models at once, so an unreachable one fails here, in one line. Each request is recorded in the run directory's requests.jsonl. The API key is read from the environment variable --api-key-env names and is never written down. docs/remote.md says what is faithful to the native sampler.",
+            arguments: [ArgumentSpec("kind", .choice(["native", "remote"]), default: .none, help: "native (the engine's sampler) or remote")],
+            options: [
+                OptionSpec("url", .string, help: "the server's OpenAI base URL, e.g. http://127.0.0.1:8000/v1"),
+                OptionSpec("model", .string, help: "the served model's name"),
+                OptionSpec("api-key-env", .string, help: "environment variable holding the API key (sent as a Bearer token)"),
+                OptionSpec("max-in-flight", .int, range: 1...256, help: "most requests at once (default 8)"),
+                OptionSpec("timeout", .double, range: 0.1...86_400, help: "seconds one request may take (default 120)"),
+                OptionSpec("prm-url", .string, help: "base URL of a server with the PRM (/pooling)"),
+                OptionSpec("prm-model", .string, help: "the served PRM's name"),
+            ]
+        ) { cmd, s in try backend(cmd, s) })
+    }
+
+    static func backend(_ cmd: ParsedCommand, _ s: Session) throws -> CommandOutput {
+        guard let kind = cmd.optionalString("kind") else {
+            return CommandOutput(lines: ["backend: " + describe(s)])
+        }
+        let remoteOptions = ["url", "model", "api-key-env", "prm-url", "prm-model"].filter { cmd.optionalString($0) != nil }
+            + ["max-in-flight", "timeout"].filter { cmd.values[$0] != nil }
+        if kind == "native" {
+            guard remoteOptions.isEmpty else {
+                throw WorkbenchError("backend native takes no options (--\(remoteOptions[0]) is for backend remote)")
+            }
+            s.engine.remote = nil
+            if let run = s.engine.evolution { apply(run, s) }
+            return CommandOutput(lines: ["backend: native (the engine's sampler)"])
+        }
+        guard let url = try cmd.optionalString("url").map({ try baseURL($0, option: "url") }) else {
+            throw WorkbenchError("backend remote needs --url (e.g. --url http://127.0.0.1:8000/v1) and --model")
+        }
+        guard let model = cmd.optionalString("model"), !model.isEmpty else {
+            throw WorkbenchError("backend remote needs --model: the served model's name (GET /v1/models lists it)")
+        }
+        var key: String?
+        if let name = cmd.optionalString("api-key-env") {
+            guard let v = ProcessInfo.processInfo.environment[name], !v.isEmpty else {
+                throw WorkbenchError("the environment variable \(name) (--api-key-env) is not set; export it with the server's API key")
+            }
+            key = v
+        }
+        if (cmd.optionalString("prm-url") == nil) != (cmd.optionalString("prm-model") == nil) {
+            throw WorkbenchError("give --prm-url and --prm-model together (the PRM's server and its model name)")
+        }
+        let settings = RemoteSettings(url: url, model: model, apiKey: key, maxInFlight: cmd.optionalInt("max-in-flight") ?? 8,
+                                      timeout: cmd.optionalDouble("timeout") ?? 120)
+        let generator = RemoteGenerator(settings: settings)
+        var length: Int?
+        do { length = try generator.maxModelLength() } catch { throw WorkbenchError("backend remote: \(Session.describe(error))") }
+        var scorer: RemoteStepScorer?
+        var description = "remote \(model) at \(url.absoluteString)" + (length.map { " (max_model_len \($0))" } ?? "")
+            + ", \(settings.maxInFlight) in flight, timeout \(formatNumber(settings.timeout)) s" + (key != nil ? ", API key from $\(cmd.string("api-key-env"))" : "")
+        switch (cmd.optionalString("prm-url"), cmd.optionalString("prm-model")) {
+        case (nil, nil): break
+        case (let u?, let m?):
+            var p = settings
+            p.url = try baseURL(u, option: "prm-url"); p.model = m
+            // The PRM's server must answer for its model too (vLLM lists a pooling model under /v1/models).
+            do { _ = try RemoteGenerator(settings: p).maxModelLength() } catch { throw WorkbenchError("backend remote (PRM): \(Session.describe(error))") }
+            scorer = RemoteStepScorer(settings: p)
+            description += "; PRM \(m) at \(p.url.absoluteString)"
+        default: break  // refused above
+        }
+        s.engine.remote = Remote(description: description, generator: generator, scorer: scorer)
+        if let run = s.engine.evolution { apply(run, s) }
+        // Training stays native: the server keeps the weights it was started with.
+        return CommandOutput(lines: ["backend: " + description,
+                                     "training stays native: the server's weights change only when it is given new ones (docs/remote.md)"])
+    }
+
+    /// The backend in use, in one line.
+    static func describe(_ s: Session) -> String { s.engine.remote?.description ?? "native (the engine's sampler)" }
+
+    /// An http(s) URL with a host, else a one-line error.
+    static func baseURL(_ text: String, option: String) throws -> URL {
+        guard let u = URL(string: text), ["http", "https"].contains(u.scheme?.lowercased() ?? ""), u.host != nil else {
+            throw WorkbenchError("--\(option) \(text) is not an http(s) URL; give e.g. http://127.0.0.1:8000/v1")
+        }
+        return u
+    }
+
+    /// Makes `run` sample (and score) through the session's backend.
+    static func apply(_ run: Evolution, _ s: Session) {
+        if let r = s.engine.remote {
+            let g = r.generator
+            run.generatorFactory = { _ in g }
+            run.stepScorer = r.scorer
+        } else {
+            run.generatorFactory = nil
+            run.stepScorer = nil
+        }
+    }
+
+    /// Appends the requests made since the last call to the run directory's requests.jsonl.
+    static func flushRecords(_ s: Session) {
+        guard let r = s.engine.remote else { return }
+        let lines = (r.generator.drainRecords() + (r.scorer?.drainRecords() ?? [])).map { $0.jsonLine() }
+        guard !lines.isEmpty else { return }
+        let path = s.outputPath(recordsName)
+        let data = Data((lines.joined(separator: "\n") + "\n").utf8)
+        try? FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        if let h = FileHandle(forWritingAtPath: path) {
+            defer { try? h.close() }
+            _ = try? h.seekToEnd()
+            try? h.write(contentsOf: data)
+        } else {
+            _ = FileManager.default.createFile(atPath: path, contents: data)
+        }
+    }
+}
