@@ -79,33 +79,10 @@ public struct MediaPolicy: Sendable {
             throw APIError.badRequest("the image \(quoted(url)) is outside the allowed media folder --allowed-local-media-path",
                                       param: param)
         }
-        return try readRegularFile(resolved, shownAs: url, param: param)
-    }
-
-    /// The file's bytes; O_NOFOLLOW and O_NONBLOCK so that neither a link swapped in since the
-    /// check nor a FIFO is read.
-    private func readRegularFile(_ path: String, shownAs url: String, param: String) throws -> [UInt8] {
-        let fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
-        guard fd >= 0 else { throw APIError.badRequest("cannot read the image \(quoted(url)): \(String(cString: strerror(errno)))", param: param) }
-        defer { close(fd) }
-        var st = stat()
-        guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else {
-            throw APIError.badRequest("the image \(quoted(url)) is not a regular file", param: param)
+        // Not following a link: one swapped in since the check above is not read.
+        do { return [UInt8](try InputFile.read(resolved, limit: maxImageBytes, followLinks: false)) } catch {
+            throw APIError.badRequest("cannot read the image \(quoted(url)): \(error)", param: param)
         }
-        guard Int(st.st_size) <= maxImageBytes else {
-            throw APIError.badRequest("the image \(quoted(url)) is over \(maxImageBytes) bytes", param: param)
-        }
-        var out = [UInt8](repeating: 0, count: maxImageBytes + 1)
-        var done = 0
-        while done < out.count {
-            let n = out.withUnsafeMutableBytes { read(fd, $0.baseAddress! + done, $0.count - done) }
-            if n < 0 && errno == EINTR { continue }
-            guard n >= 0 else { throw APIError.badRequest("cannot read the image \(quoted(url)): \(String(cString: strerror(errno)))", param: param) }
-            if n == 0 { break }
-            done += n
-        }
-        guard done <= maxImageBytes else { throw APIError.badRequest("the image \(quoted(url)) is over \(maxImageBytes) bytes", param: param) }
-        return Array(out.prefix(done))
     }
 }
 
@@ -126,19 +103,10 @@ public enum SceneImage {
         }
         let img: PNG.Image
         do { img = try PNG.decode(bytes) } catch { throw APIError.badRequest("the image is not a valid PNG: \(error)", param: param) }
-        let k = img.width / width
         // The exact pixels a client sent beside the 8-bit image (`PNG.encode(exactPixels:)`): the
         // scene as the client's model sees it, not rounded to 8 bits.
-        if k == 1, let exact = img.exact { return try Canvas(height: height, width: width, pixels: exact) }
-        var pixels = [Float](repeating: 0, count: height * width)
-        for y in 0..<height {
-            for x in 0..<width {
-                var sum = 0
-                for dy in 0..<k { for dx in 0..<k { sum += Int(img.grey[(y * k + dy) * img.width + x * k + dx]) } }
-                pixels[y * width + x] = Float(sum) / Float(255 * k * k)
-            }
-        }
-        return try Canvas(height: height, width: width, pixels: pixels)
+        if img.width == width, let exact = img.exact { return try Canvas(height: height, width: width, pixels: exact) }
+        return try PNG.averagedDown(img, height: height, width: width)
     }
 }
 

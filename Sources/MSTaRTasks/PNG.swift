@@ -170,16 +170,25 @@ public enum PNG {
             throw TasksError.invalid("\(path): image is \(img.width)x\(img.height) pixels; scenes are \(w)x\(h) "
                 + "(width x height) or a whole multiple of it")
         }
-        let k = img.height / h
-        var canvas = Canvas()
-        for y in 0..<h {
-            for x in 0..<w {
+        return try averagedDown(img, height: h, width: w)
+    }
+
+    /// The `height` x `width` canvas of `img`, whose sides are the same whole multiple k of those:
+    /// each pixel the mean of its k x k block, scaled to 0...1.
+    public static func averagedDown(_ img: Image, height: Int, width: Int) throws -> Canvas {
+        let k = img.width / width
+        guard k >= 1, img.width == k * width, img.height == k * height else {
+            throw TasksError.invalid("image is \(img.width)x\(img.height) pixels; expected \(width)x\(height) or a whole multiple of it")
+        }
+        var pixels = [Float](repeating: 0, count: height * width)
+        for y in 0..<height {
+            for x in 0..<width {
                 var sum = 0
                 for dy in 0..<k { for dx in 0..<k { sum += Int(img.grey[(y * k + dy) * img.width + x * k + dx]) } }
-                canvas[y, x] = Float(sum) / Float(255 * k * k)
+                pixels[y * width + x] = Float(sum) / Float(255 * k * k)
             }
         }
-        return canvas
+        return try Canvas(height: height, width: width, pixels: pixels)
     }
 
     private static func luma(_ r: UInt8, _ g: UInt8, _ b: UInt8) -> Double {

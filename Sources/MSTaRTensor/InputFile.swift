@@ -14,16 +14,18 @@ public enum InputFile {
     public static let tensorLimit = 1 << 30
 
     /// The bytes of the regular file at `path`, which must be at most `limit` bytes. Symbolic links
-    /// are followed (reading from anywhere is allowed); devices, FIFOs, sockets and folders are refused.
-    public static func read(_ path: String, limit: Int) throws -> Data {
+    /// are followed (reading from anywhere is allowed) unless `followLinks` is false (a caller that
+    /// resolved and checked the path itself, so a link swapped in since is not read); devices, FIFOs,
+    /// sockets and folders are refused.
+    public static func read(_ path: String, limit: Int, followLinks: Bool = true) throws -> Data {
         // O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused just below.
-        let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+        let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | (followLinks ? 0 : O_NOFOLLOW))
         guard fd >= 0 else { throw TensorError.invalid("cannot read \(path): \(String(cString: strerror(errno)))") }
         defer { close(fd) }
         var st = stat()
         guard fstat(fd, &st) == 0 else { throw TensorError.invalid("cannot read \(path): \(String(cString: strerror(errno)))") }
         guard (st.st_mode & S_IFMT) == S_IFREG else {
-            throw TensorError.invalid("cannot read \(path): \((st.st_mode & S_IFMT) == S_IFDIR ? "it is a folder" : "not a regular file")")
+            throw TensorError.invalid("cannot read \(path): \((st.st_mode & S_IFMT) == S_IFDIR ? "it is a folder, not a regular file" : "not a regular file")")
         }
         let size = Int(st.st_size)
         guard size <= limit else {

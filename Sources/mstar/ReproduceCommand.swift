@@ -424,7 +424,7 @@ struct Reproduce: ParsableCommand {
 
     /// One cell of a table: the mean with its 95% interval over seeds and prompts when every run
     /// kept the per-prompt outcomes, else mean ± sd of the runs' values (runs recorded before).
-    static func cell(_ runs: [RunMetrics], _ outcomes: (RunMetrics) -> [Bool]?, _ value: (RunMetrics) -> Double?) -> String {
+    static func cell<Run>(_ runs: [Run], _ outcomes: (Run) -> [Bool]?, _ value: (Run) -> Double?) -> String {
         let o = runs.compactMap(outcomes)
         if !o.isEmpty, o.count == runs.count { return interval(StudyStatistics.interval(o)) }
         return meanSD(runs.compactMap(value))
@@ -500,10 +500,8 @@ struct Reproduce: ParsableCommand {
         guard let ns = runs.first?.n else { return "" }
         var s = "## PRM as verifier (pre-evolved policy, test)\n\nThe study: as a verifier (best-of-N) the PRM was weak.\n\n"
         s += "| N | Pass@N | majority vote | PRM best-of-N | PRM-weighted vote |\n|---|---|---|---|---|\n"
-        // A cell: the interval over seeds and prompts when every seed kept its outcomes, else mean ± sd.
         func cell(_ key: String, _ j: Int, _ value: (VerifierMetrics) -> Double) -> String {
-            let o = runs.compactMap { $0.outcomes?[key].flatMap { j < $0.count ? $0[j] : nil } }
-            return o.count == runs.count ? Self.interval(StudyStatistics.interval(o)) : Self.meanSD(runs.map(value))
+            Self.cell(runs, { $0.outcomes?[key].flatMap { j < $0.count ? $0[j] : nil } }, value)
         }
         for (j, n) in ns.enumerated() {
             s += "| \(n) | \(cell("pass_at_n", j) { $0.pass_at_n[j] }) | \(cell("majority", j) { $0.majority[j] }) | "
