@@ -13,6 +13,9 @@ final class EngineState {
     var digits: DigitBank?
     /// Datasets imported with `data import --as NAME`, by name.
     var datasets: [String: [Example]] = [:]
+    /// Real datasets (MathVista, M3CoT, ScienceQA, LLaVA) loaded with `data load --as NAME`, by
+    /// name; a name is in at most one of `datasets` and this.
+    var reasoningSets: [String: ReasoningDataset] = [:]
     /// The loaded or made policy (the run's starting point).
     var policy: VisionLanguageModel?
     /// Where `policy` came from: a checkpoint path, `new (seed N)`, with the phases trained since.

@@ -95,7 +95,7 @@ func engineLikeSession(_ name: String) throws -> Session {
         #expect(error(s, "data shwo") == "unknown subcommand 'shwo' of 'data'; did you mean 'data show'?")
         #expect(error(s, "set temprature 1") == "unknown setting 'temprature'; did you mean 'temperature'? (show settings lists them)")
         #expect(error(s, "plot gredy_acc") == "unknown metric 'gredy_acc'; did you mean 'greedy_acc'? (help plot lists them)")
-        #expect(error(s, "data show --index 1") == "'data show' needs --split captions|text|seed|labelled|unlabelled|validation|test|ood (usage: data show --split captions|text|seed|labelled|unlabelled|validation|test|ood --index N [--family arithmetic|counting|comparison|chart] [--png FILE] [--scale N])")
+        #expect(error(s, "data export --out x") == "'data export' needs --split captions|text|seed|labelled|unlabelled|validation|test|ood (usage: data export --split captions|text|seed|labelled|unlabelled|validation|test|ood --out FILE [--family arithmetic|counting|comparison|chart] [--count N] [--scale N])")
     }
 
     @Test func doubleDashEndsOptionsAndQuotedDashesArePositional() throws {
