@@ -17,7 +17,12 @@ enum BackendCommands {
         var description: String
         var generator: RemoteGenerator
         var scorer: RemoteStepScorer?
+        /// With `--reload update-weights`: what gives the server the weights each call samples from.
+        var sync: WeightSync?
     }
+
+    /// Where `--reload update-weights` saves the weights the server loads, in the run directory.
+    static let servedName = "served-policy"
 
     static let recordsName = "requests.jsonl"
 
@@ -25,7 +30,7 @@ enum BackendCommands {
         session.settingsNotes["backend"] = { s in "backend: " + describe(s) }
         session.register(CommandSpec(
             "backend", group: "method", summary: "sample from the native policy or from a server (vLLM, mstar serve): backend [native|remote ...]",
-            discussion: "backend alone shows the backend in use. backend remote sends every sample of the step, the temperature search and the dynamics as chat-completion requests to --url (an OpenAI-compatible base URL such as http://127.0.0.1:8000/v1) for --model; --prm-url and --prm-model score the PRM's steps over /pooling. The server is asked for its models at once, so an unreachable one fails here, in one line. Each request is recorded in the run directory's requests.jsonl. The API key is read from the environment variable --api-key-env names and is never written down. docs/remote.md says what is faithful to the native sampler.",
+            discussion: "backend alone shows the backend in use. backend remote sends every sample of the step, the temperature search and the dynamics as chat-completion requests to --url (an OpenAI-compatible base URL such as http://127.0.0.1:8000/v1) for --model; --prm-url and --prm-model score the PRM's steps over /pooling. The server is asked for its models at once, so an unreachable one fails here, in one line. Each request is recorded in the run directory's requests.jsonl. The API key is read from the environment variable --api-key-env names and is never written down. With --reload update-weights the server is given the weights each sample comes from (the trained policy, or the initial one for the PRM's labels): they are saved to served-policy/ in the run directory, which the server must be able to read, and loaded by its /update_weights. docs/remote.md says what is faithful to the native sampler.",
             arguments: [ArgumentSpec("kind", .choice(["native", "remote"]), default: .none, help: "native (the engine's sampler) or remote")],
             options: [
                 OptionSpec("url", .string, help: "the server's OpenAI base URL, e.g. http://127.0.0.1:8000/v1"),
@@ -35,6 +40,8 @@ enum BackendCommands {
                 OptionSpec("timeout", .double, range: 0.1...86_400, help: "seconds one request may take (default 120)"),
                 OptionSpec("prm-url", .string, help: "base URL of a server with the PRM (/pooling)"),
                 OptionSpec("prm-model", .string, help: "the served PRM's name"),
+                OptionSpec("reload", .choice(WeightReload.allCases.map(\.rawValue)),
+                           help: "how trained weights reach the server: none (it keeps its own) or update-weights (/pause, /update_weights, /resume)"),
             ]
         ) { cmd, s in try backend(cmd, s) })
     }
@@ -43,7 +50,7 @@ enum BackendCommands {
         guard let kind = cmd.optionalString("kind") else {
             return CommandOutput(lines: ["backend: " + describe(s)])
         }
-        let remoteOptions = ["url", "model", "api-key-env", "prm-url", "prm-model"].filter { cmd.optionalString($0) != nil }
+        let remoteOptions = ["url", "model", "api-key-env", "prm-url", "prm-model", "reload"].filter { cmd.optionalString($0) != nil }
             + ["max-in-flight", "timeout"].filter { cmd.values[$0] != nil }
         if kind == "native" {
             guard remoteOptions.isEmpty else {
@@ -88,11 +95,19 @@ enum BackendCommands {
             description += "; PRM \(m) at \(p.url.absoluteString)"
         default: break  // refused above
         }
-        s.engine.remote = Remote(description: description, generator: generator, scorer: scorer)
+        var sync: WeightSync?
+        if WeightReload(rawValue: cmd.optionalString("reload") ?? "none") == .updateWeights {
+            let folder = try s.writablePath(servedName, .folder, what: "the served policy's folder")
+            sync = WeightSync(generator: generator, directory: URL(fileURLWithPath: folder))
+            description += "; weights to the server by /update_weights from \(servedName)/"
+        }
+        s.engine.remote = Remote(description: description, generator: generator, scorer: scorer, sync: sync)
         if let run = s.engine.evolution { apply(run, s) }
-        // Training stays native: the server keeps the weights it was started with.
-        return CommandOutput(lines: ["backend: " + description,
-                                     "training stays native: the server's weights change only when it is given new ones (docs/remote.md)"])
+        // Training stays native; the server has the trained weights only when it is given them.
+        let training = sync == nil
+            ? "training stays native: the server's weights change only when it is given new ones (--reload update-weights, docs/remote.md)"
+            : "training stays native: before each call the server gets the weights it must sample from (saved to \(servedName)/)"
+        return CommandOutput(lines: ["backend: " + description, training])
     }
 
     /// The backend in use, in one line.
@@ -110,7 +125,11 @@ enum BackendCommands {
     static func apply(_ run: Evolution, _ s: Session) {
         if let r = s.engine.remote {
             let g = r.generator
-            run.generatorFactory = { _ in g }
+            if let sync = r.sync {
+                run.generatorFactory = { m in SyncedGenerator(base: g, model: m, sync: sync) }
+            } else {
+                run.generatorFactory = { _ in g }
+            }
             run.stepScorer = r.scorer
         } else {
             run.generatorFactory = nil

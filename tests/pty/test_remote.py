@@ -17,8 +17,8 @@ from conftest import ROOT
 from test_serve import Server
 
 POLICY = str(ROOT / "checkpoints" / "pre-evolved")
-# A tiny run: lr 0 keeps the policy the server serves (weight hand-off to the server is later
-# work), the temperature search exercises several temperatures at once.
+# A tiny run: lr 0 keeps the policy the server serves (without --reload the server keeps its
+# weights), the temperature search exercises several temperatures at once.
 SETTINGS = f"""load {POLICY}
 set prompts 6
 set k 4
@@ -152,6 +152,42 @@ class Proxy:
 
 def backend(url, extra=""):
     return f"backend remote --url {url}/v1 --model pre-evolved {extra}".strip()
+
+
+def test_a_training_run_with_reload_through_mstar_serve_is_the_native_run(served):
+    """With --reload update-weights the server is given the trained weights before it samples
+    again, so a run that trains (lr > 0) is the native run too, bit for bit."""
+    server, folder, mstar, env, _ = served
+    body = "step\nevolve 1\nsample --prompt 0\n"
+    # Enough prompts that some answers are right and selected, so the step trains.
+    training = SETTINGS.replace("set lr 0\n", "").replace("set prompts 6", "set prompts 32").replace("set k 4", "set k 8")
+    (folder / "trained-native.mstar").write_text("backend native\n" + training + body)
+    remote = f"backend remote --url {server.url}/v1 --model pre-evolved"
+    (folder / "trained-remote.mstar").write_text(remote + " --reload update-weights\n" + training + body)
+    # Without --reload the server keeps sampling the weights it was started with.
+    (folder / "trained-stale.mstar").write_text(remote + "\n" + training + body)
+    out = {}
+    try:
+        for name in ["trained-native", "trained-stale", "trained-remote"]:
+            p = subprocess.run([mstar, "run", f"{name}.mstar", "--out", name, "--quiet"], cwd=str(folder), env=env,
+                               capture_output=True, text=True, timeout=180)
+            assert p.returncode == 0, p.stderr
+            out[name] = folder / name
+    finally:  # the server serves the pre-evolved policy again, as the other tests expect
+        for path, body in [("pause", {}), ("update_weights", {"path": POLICY}), ("resume", {})]:
+            urllib.request.urlopen(urllib.request.Request(f"{server.url}/{path}", data=json.dumps(body).encode(),
+                                                          headers={"Content-Type": "application/json"}), timeout=30).read()
+    native_dir, remote_dir = out["trained-native"], out["trained-remote"]
+    assert (remote_dir / "dynamics.jsonl").read_bytes() == (native_dir / "dynamics.jsonl").read_bytes()
+    assert journal(remote_dir) == journal(native_dir)
+    assert any(" selected" in l and " 0 selected" not in l for l in journal(remote_dir))
+    # The weights moved: each update is pause, update_weights, resume, all answered 200.
+    recs = [r for r in records(remote_dir) if r["endpoint"] in ("pause", "update_weights", "resume")]
+    updates = [r for r in recs if r["endpoint"] == "update_weights"]
+    assert len(updates) >= 3 and all(r["status"] == 200 for r in recs)
+    assert [r["endpoint"] for r in recs] == ["pause", "update_weights", "resume"] * len(updates)
+    assert (remote_dir / "served-policy" / "model.safetensors").exists()
+    assert (out["trained-stale"] / "dynamics.jsonl").read_bytes() != (native_dir / "dynamics.jsonl").read_bytes()
 
 
 def test_transient_failures_are_retried(served):
