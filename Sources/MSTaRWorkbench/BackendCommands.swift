@@ -44,6 +44,32 @@ enum BackendCommands {
                            help: "how trained weights reach the server: none (it keeps its own) or update-weights (/pause, /update_weights, /resume)"),
             ]
         ) { cmd, s in try backend(cmd, s) })
+
+        session.register(CommandSpec(
+            "selection export", group: "method",
+            summary: "write the last step's selected responses for an existing trainer (TRL, LLaMA-Factory, ms-swift, LLaVA)",
+            discussion: "Each selected response becomes one example: the scene as images/ID.png beside the data file (once per prompt), the question as the user turn, the response as the assistant turn. trl writes train.jsonl with typed content parts; llamafactory writes train.json (sharegpt) and its dataset_info.json entry mstar_selection; swift writes train.jsonl with an <image> tag; llava writes train.json with conversations. docs/remote.md shows each layout.",
+            options: [
+                OptionSpec("format", .choice(TrainerFormat.allCases.map(\.rawValue)), default: .required, help: "the trainer's layout"),
+                OptionSpec("out", .outputPath, default: .required, help: "output folder (inside the run directory when relative)"),
+                OptionSpec("scale", .int, default: .value(.int(1)), range: 1...32, help: "PNG pixels per scene pixel"),
+            ]
+        ) { cmd, s in
+            guard let last = s.engine.evolution?.last else { throw WorkbenchError("no step yet: run step first, then export its selection") }
+            var examples: [TrainerExample] = []
+            for p in last.prompts {
+                for (j, r) in p.responses.enumerated() where r.selected {
+                    examples.append(TrainerExample(id: "\(p.example.id)-\(j)", imageID: p.example.id, image: p.example.image, question: p.example.question, response: r.text))
+                }
+            }
+            let format = TrainerFormat(rawValue: cmd.string("format"))!
+            let dir = cmd.string("out")
+            let files = try TrainerData.write(examples, format: format, to: URL(fileURLWithPath: try s.writablePath(dir, .folder, what: "--out")),
+                                              imageScale: cmd.int("scale"))
+            let images = files.filter { $0.hasPrefix(TrainerData.imageFolder + "/") }.count
+            let data = files.filter { !$0.hasPrefix(TrainerData.imageFolder + "/") }.map { "\(dir)/\($0)" }.joined(separator: " and ")
+            return CommandOutput(lines: ["wrote \(examples.count) selected responses of step \(last.record.step) to \(data), \(images) images to \(dir)/\(TrainerData.imageFolder)/"])
+        })
     }
 
     static func backend(_ cmd: ParsedCommand, _ s: Session) throws -> CommandOutput {
