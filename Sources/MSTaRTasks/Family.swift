@@ -1,5 +1,5 @@
 /// The four task families; each renders its own kind of scene and asks its own questions.
-public enum Family: String, Sendable, CaseIterable, Codable, Hashable {
+public enum Family: String, Sendable, NamedCase, CaseIterable, Codable, Hashable {
     /// A row of 2 to 6 digits: sum, or largest minus smallest.
     case arithmetic
     /// A 3x5 grid of digits with empty cells: how many digits pass a test.
@@ -9,14 +9,7 @@ public enum Family: String, Sendable, CaseIterable, Codable, Hashable {
     /// A bar chart with digit labels: total height of the bars, or of those whose label passes a test.
     case chart
 
-    /// Parses a family name as written on the command line or in JSONL.
-    public init(name: String) throws {
-        guard let f = Family(rawValue: name.lowercased()) else {
-            throw TasksError.invalid("unknown family \"\(name)\"; use one of "
-                + Family.allCases.map(\.rawValue).joined(separator: ", "))
-        }
-        self = f
-    }
+    public static let caseKind = "family"
 }
 
 /// Difficulty: levels 1 to 3 appear in training; `.ood` is harder and only in the OOD split.

@@ -1,5 +1,5 @@
 /// The named splits a suite builds from one seed.
-public enum SplitName: String, Sendable, CaseIterable, Codable, Hashable {
+public enum SplitName: String, Sendable, NamedCase, CaseIterable, Codable, Hashable {
     /// Pretraining: scene captions, reading only ("what is in the image ?" -> "read 3 7 5").
     case captions
     /// Pretraining: text-only prompts with the facts in words and the full chain.
@@ -17,14 +17,7 @@ public enum SplitName: String, Sendable, CaseIterable, Codable, Hashable {
     /// The out-of-distribution level of every family (test handwriting); training never sees it.
     case ood
 
-    /// Parses a split name as written on the command line.
-    public init(name: String) throws {
-        guard let s = SplitName(rawValue: name.lowercased()) else {
-            throw TasksError.invalid("unknown split \"\(name)\"; use one of "
-                + SplitName.allCases.map(\.rawValue).joined(separator: ", "))
-        }
-        self = s
-    }
+    public static let caseKind = "split"
 
     /// The handwriting pool its scenes draw from.
     public var pool: HandwritingPool {

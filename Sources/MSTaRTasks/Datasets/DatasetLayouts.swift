@@ -41,7 +41,7 @@ public enum JSONValue: Sendable, Equatable, Decodable {
 }
 
 /// The record layouts `data load --format` reads.
-public enum DatasetFormat: String, Sendable, CaseIterable {
+public enum DatasetFormat: String, Sendable, NamedCase, CaseIterable {
     /// mstar's own digit-task JSONL (docs/tasks.md), read by `JSONL.read` into `Example`s.
     case mstar
     /// MathVista: `pid`, `question`, `image`, `choices`, `answer`, `answer_type`, `precision`, `question_type`, ...
@@ -53,14 +53,7 @@ public enum DatasetFormat: String, Sendable, CaseIterable {
     /// LLaVA conversations: `id`, `image`, `conversations` [{`from`: human/gpt, `value`}].
     case llava
 
-    /// The format called `name`, or an error listing the names.
-    public init(name: String) throws {
-        guard let f = DatasetFormat(rawValue: name.lowercased()) else {
-            throw TasksError.invalid("unknown dataset format \"\(name)\"; use one of "
-                + DatasetFormat.allCases.map(\.rawValue).joined(separator: ", "))
-        }
-        self = f
-    }
+    public static let caseKind = "dataset format"
 
     /// The format a record's keys give away, or nil when they fit none.
     ///
