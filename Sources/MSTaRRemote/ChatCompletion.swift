@@ -13,11 +13,45 @@ public enum ChatCompletion {
     /// `continue_final_message: true` with `add_generation_prompt: false`.
     public static func body(model: String, question: String, image: Canvas?, n: Int, options: SamplingOptions,
                             maxTokens: Int, seed: UInt64, responsePrefix: String = "") -> Data {
+        body(model: model, text: question, imageURL: image.map(dataURL), n: n, options: options, maxTokens: maxTokens, seed: seed,
+             responsePrefix: responsePrefix)
+    }
+
+    /// The request body of a free-text prompt: its image file as a data URL of its type, then its
+    /// text; without the `omitting` fields (those a server refused, `optionalFields`).
+    public static func body(model: String, prompt: TextPrompt, n: Int, options: SamplingOptions, maxTokens: Int, seed: UInt64,
+                            omitting: Set<String> = []) -> Data {
+        body(model: model, text: prompt.text, imageURL: prompt.image.map(dataURL), n: n, options: options, maxTokens: maxTokens, seed: seed,
+             omitting: omitting)
+    }
+
+    /// The fields outside OpenAI's schema that the body sends so that no server default changes
+    /// the samples (vLLM reads them all); a server that refuses them (HF `transformers serve`
+    /// answers 422 "Unexpected fields") is asked again without the ones it named.
+    public static let optionalFields: Set<String> = [
+        "return_token_ids", "return_entropy", "repetition_penalty", "top_k", "min_p", "min_tokens", "ignore_eos",
+    ]
+
+    /// The optional fields a 4xx answer says the server does not accept, e.g. transformers' 422
+    /// "Unexpected fields in the request: {'top_k', 'min_p'}" (empty when it names none).
+    public static func refusedFields(_ error: RemoteError) -> Set<String> {
+        let text = error.description
+        guard text.contains(" answered 4"), text.lowercased().contains("field") else { return [] }
+        return Set(optionalFields.filter { text.contains("'\($0)'") || text.contains("\"\($0)\"") })
+    }
+
+    /// An image file as a `data:` URL of its media type.
+    public static func dataURL(_ image: ImageFile) -> String {
+        "data:\(image.mediaType);base64," + image.data.base64EncodedString()
+    }
+
+    static func body(model: String, text: String, imageURL: String?, n: Int, options: SamplingOptions,
+                     maxTokens: Int, seed: UInt64, responsePrefix: String = "", omitting: Set<String> = []) -> Data {
         var content: [[String: Any]] = []
-        if let image {
-            content.append(["type": "image_url", "image_url": ["url": dataURL(image)]])
+        if let imageURL {
+            content.append(["type": "image_url", "image_url": ["url": imageURL]])
         }
-        content.append(["type": "text", "text": question])
+        content.append(["type": "text", "text": text])
         var messages: [[String: Any]] = [["role": "user", "content": content]]
         if !responsePrefix.isEmpty { messages.append(["role": "assistant", "content": responsePrefix]) }
         var body: [String: Any] = [
@@ -45,6 +79,7 @@ public enum ChatCompletion {
             body["continue_final_message"] = true
             body["add_generation_prompt"] = false
         }
+        for f in omitting { body[f] = nil }
         return (try? JSONSerialization.data(withJSONObject: body, options: [.sortedKeys])) ?? Data()
     }
 
@@ -154,6 +189,22 @@ public enum ChatCompletion {
             entropy = logProbs.isEmpty ? 0 : -logProbs.reduce(0, +) / Float(logProbs.count)
         }
         return Rollout(tokens: tokens, logProbs: logProbs, meanEntropy: entropy, finished: finished)
+    }
+
+    /// The free-text responses of a chat-completion answer, at most `n`, in choice order: each
+    /// choice's content, whether it stopped by itself, and its log-probs when the server sent them.
+    public static func texts(from data: Data, n: Int) throws -> [TextRollout] {
+        let r: Response
+        do { r = try JSONDecoder().decode(Response.self, from: data) } catch {
+            throw RemoteError("the server's answer is not a chat completion (\(Self.why(error))): " + oneLine(String(decoding: data.prefix(120), as: UTF8.self)))
+        }
+        guard let choices = r.choices else { throw RemoteError("the server's answer has no \"choices\"") }
+        let ordered = choices.enumerated().sorted { ($0.element.index ?? $0.offset, $0.offset) < ($1.element.index ?? $1.offset, $1.offset) }
+        return try ordered.prefix(n).map { i, c in
+            guard let text = c.message?.content else { throw RemoteError("choice \(i) has no message.content") }
+            let logProbs = (c.logprobs?.content ?? []).compactMap(\.logprob).filter { $0.isFinite && $0 <= 0 }
+            return TextRollout(text: text, finished: c.finish_reason != "length", logProbs: logProbs)
+        }
     }
 
     static func why(_ error: any Error) -> String {

@@ -24,6 +24,7 @@ public final class RemoteGenerator: ResponseGenerator, @unchecked Sendable {
     let client: RemoteClient
     private let lock = NSLock()
     private var fallback = false
+    private var omitted: Set<String> = []
     private var modelLength: Int?? = .none
 
     /// A generator for the model `settings.model` at `settings.url`.
@@ -35,6 +36,9 @@ public final class RemoteGenerator: ResponseGenerator, @unchecked Sendable {
 
     /// Whether the server was found to ignore `n`, so that samples are asked one by one.
     public var usesPerSampleRequests: Bool { lock.withLock { fallback } }
+
+    /// The optional fields the server refused, which free-text requests no longer send.
+    public var omittedFields: Set<String> { lock.withLock { omitted } }
 
     /// Every request since the last `drainRecords` (what `requests.jsonl` gets).
     public func drainRecords() -> [RequestRecord] { client.drainRecords() }
@@ -95,10 +99,20 @@ public final class RemoteGenerator: ResponseGenerator, @unchecked Sendable {
     func sample(_ p: SamplePrompt, index: Int, k: Int, options: SamplingOptions, maxTokens: Int, seed: UInt64,
                 stopped: @escaping () -> Bool) throws -> [Rollout] {
         let (question, prefix) = ChatCompletion.split(p.prompt, tokenizer: tokenizer)
-        let requestSeed = SeedMapping.requestSeed(seed: seed, stream: p.stream)
+        return try draw(k: k, index: index, requestSeed: SeedMapping.requestSeed(seed: seed, stream: p.stream)) { n, seed, sample in
+            let body = ChatCompletion.body(model: settings.model, question: question, image: p.image, n: n, options: options,
+                                           maxTokens: maxTokens, seed: seed, responsePrefix: prefix)
+            return try request(body, n: n, maxTokens: maxTokens, seed: seed, prompt: index, sample: sample, stopped: stopped) {
+                try ChatCompletion.rollouts(from: $0, n: n, maxTokens: maxTokens, tokenizer: tokenizer, stopAtEOS: options.stopAtEOS)
+            }
+        }
+    }
+
+    /// `k` samples of prompt `index` from `ask(n, seed, sample)`: one request with n = k, or, once
+    /// the server is known to ignore `n`, one request per sample with a derived seed.
+    private func draw<R>(k: Int, index: Int, requestSeed: UInt64, _ ask: (Int, UInt64, Int?) throws -> [R]) throws -> [R] {
         if !usesPerSampleRequests {
-            let drawn = try request(question, prefix, p.image, n: k, options: options, maxTokens: maxTokens, seed: requestSeed,
-                                    prompt: index, sample: nil, stopped: stopped)
+            let drawn = try ask(k, requestSeed, nil)
             if drawn.count == k { return drawn }
             guard k > 1, drawn.count < k else { throw RemoteError("the server returned \(drawn.count) choices for n = \(k)") }
             // Fewer choices than n: the server ignores n. Every sample is asked alone from now on
@@ -106,27 +120,61 @@ public final class RemoteGenerator: ResponseGenerator, @unchecked Sendable {
             lock.withLock { fallback = true }
         }
         return try (0..<k).map { j in
-            let one = try request(question, prefix, p.image, n: 1, options: options, maxTokens: maxTokens,
-                                  seed: SeedMapping.fallbackSeed(requestSeed: requestSeed, sample: j), prompt: index, sample: j, stopped: stopped)
-            guard let r = one.first else { throw RemoteError("the server returned no choice for prompt \(index) sample \(j)") }
+            guard let r = try ask(1, SeedMapping.fallbackSeed(requestSeed: requestSeed, sample: j), j).first else {
+                throw RemoteError("the server returned no choice for prompt \(index) sample \(j)")
+            }
             return r
         }
     }
 
-    private func request(_ question: String, _ prefix: String, _ image: Canvas?, n: Int, options: SamplingOptions, maxTokens: Int, seed: UInt64,
-                         prompt: Int, sample: Int?, stopped: @escaping () -> Bool) throws -> [Rollout] {
-        let body = ChatCompletion.body(model: settings.model, question: question, image: image, n: n, options: options,
-                                       maxTokens: maxTokens, seed: seed, responsePrefix: prefix)
+    /// One chat-completion request, recorded, its answer read by `parse`.
+    private func request<R>(_ body: Data, n: Int, maxTokens: Int, seed: UInt64, prompt: Int, sample: Int?, stopped: @escaping () -> Bool,
+                            parse: (Data) throws -> [R]) throws -> [R] {
         var rec = RequestRecord(endpoint: "chat/completions", prompt: prompt, sample: sample, n: n, seed: seed, max_tokens: maxTokens,
                                 tries: 0, seconds: 0)
         if usesPerSampleRequests { rec.fallback = true }
         do {
             return try client.send(settings.endpoint("/chat/completions"), body: body, record: rec, shouldStop: stopped) { data in
-                let drawn = try ChatCompletion.rollouts(from: data, n: n, maxTokens: maxTokens, tokenizer: tokenizer, stopAtEOS: options.stopAtEOS)
+                let drawn = try parse(data)
                 return (drawn, drawn.count)
             }
         } catch let e as RemoteError {
             throw RemoteError("prompt \(prompt): " + e.description, unreachable: e.unreachable)
         }
+    }
+}
+
+extension RemoteGenerator: TextGenerator {
+    /// Free-text responses to prompts of real datasets, with the concurrency, retries, n-fallback
+    /// and records of `generate`. Each prompt gets `options.maxTokens`.
+    public func generateText(_ prompts: [TextPrompt], k: Int, options: SamplingOptions, seed: UInt64,
+                             shouldStop: (() -> Bool)?) throws -> [[TextRollout]] {
+        guard k > 0 else { throw RemoteError("k must be at least 1") }
+        if prompts.isEmpty || shouldStop?() == true { return [] }
+        let maxTokens = options.maxTokens
+        let results = try BoundedRunner.run(count: prompts.count, maxInFlight: settings.maxInFlight, transport: client.transport,
+                                            shouldStop: shouldStop) { [self] i, stopped in
+            let p = prompts[i]
+            return try draw(k: k, index: i, requestSeed: SeedMapping.requestSeed(seed: seed, stream: p.stream)) { n, seed, sample in
+                while true {
+                    let omitting = omittedFields
+                    let body = ChatCompletion.body(model: settings.model, prompt: p, n: n, options: options, maxTokens: maxTokens, seed: seed,
+                                                   omitting: omitting)
+                    do {
+                        return try request(body, n: n, maxTokens: maxTokens, seed: seed, prompt: i, sample: sample, stopped: stopped) {
+                            try ChatCompletion.texts(from: $0, n: n)
+                        }
+                    } catch let e as RemoteError {
+                        // A server that refuses fields outside OpenAI's schema is asked again without them.
+                        let refused = ChatCompletion.refusedFields(e).subtracting(omitting)
+                        guard !refused.isEmpty else { throw e }
+                        lock.withLock { omitted.formUnion(refused) }
+                    }
+                }
+            }
+        }
+        var out: [[TextRollout]] = []
+        for r in results { guard let r else { break }; out.append(r) }
+        return out
     }
 }

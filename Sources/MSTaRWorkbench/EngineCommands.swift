@@ -282,8 +282,15 @@ public enum EngineCommands {
                 OptionSpec("seed", .int, default: .setting("seed"), help: "sampling seed"),
                 OptionSpec("errors", .flag, help: "where the greedy chains go wrong instead, by the oracle verifier"),
                 OptionSpec("paired", .flag, help: "also the policy the run started from, on the same prompts: the greedy difference with its 95% interval and McNemar's p"),
+                OptionSpec("dataset", .string, help: "a real dataset from data load, answered by the remote backend's model (docs/datasets.md)"),
+                OptionSpec("max-tokens", .int, default: .value(.int(ItemCommands.maxTokens)), range: 1...1_000_000,
+                           help: "most tokens per response with --dataset"),
             ]
         ) { cmd, s in
+            if let name = cmd.optionalString("dataset") {
+                guard !cmd.flag("errors"), !cmd.flag("paired") else { throw WorkbenchError("--errors and --paired need the oracle of the digit tasks; not with --dataset") }
+                return try ItemCommands.eval(cmd, s, dataset: name)
+            }
             let split = try SplitName(name: cmd.string("split"))
             var examples = try DataCommands.suite(s).examples(split)
             if cmd.int("limit") > 0 { examples = Array(examples.prefix(cmd.int("limit"))) }
@@ -408,8 +415,20 @@ public enum EngineCommands {
                 OptionSpec("temperature", .double, default: .setting("temperature"), range: 0...10, help: "temperature (with --split)"),
                 OptionSpec("show", .int, default: .value(.int(8)), range: 0...10_000, help: "most responses to print"),
                 OptionSpec("png", .outputPath, help: "also write the scene as a PNG"),
+                OptionSpec("dataset", .string, help: "sample item --index of a real dataset from data load, from the remote backend's model"),
+                OptionSpec("max-tokens", .int, default: .value(.int(ItemCommands.maxTokens)), range: 1...1_000_000,
+                           help: "most tokens per response with --dataset"),
+                OptionSpec("seed", .int, default: .setting("seed"), help: "sampling seed (with --dataset)"),
             ]
-        ) { cmd, s in try sample(cmd, s) })
+        ) { cmd, s in
+            if let name = cmd.optionalString("dataset") {
+                guard cmd.optionalString("split") == nil, cmd.optionalString("png") == nil else {
+                    throw WorkbenchError("--dataset samples a loaded item: --split and --png are for the digit tasks")
+                }
+                return try ItemCommands.sample(cmd, s, dataset: name)
+            }
+            return try sample(cmd, s)
+        })
 
         session.register(CommandSpec(
             "prm train", group: "prm", summary: "train the process reward model on Monte-Carlo step labels",

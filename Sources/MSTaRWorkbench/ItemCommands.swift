@@ -1,0 +1,104 @@
+import Foundation
+import MSTaR
+import MSTaRModel
+import MSTaRRemote
+import MSTaRTasks
+
+/// `eval --dataset` and `sample --dataset`: a real dataset's items (`data load`) on a served model
+/// (`backend remote`), with free-text answers matched against the gold ones (docs/datasets.md).
+enum ItemCommands {
+    /// Default `--max-tokens` for items: room for a real model's chain of thought.
+    static let maxTokens = 512
+
+    /// The session's remote generator, or a one-line error saying how to get one.
+    static func generator(_ s: Session) throws -> RemoteGenerator {
+        guard let r = s.engine.remote else {
+            throw WorkbenchError("a real dataset's items are answered by a served model: give backend remote --url URL --model NAME first")
+        }
+        return r.generator
+    }
+
+    /// The items of `name` in `split` (all of them when nil), in file order.
+    static func items(_ s: Session, _ name: String, split: String?) throws -> [ReasoningItem] {
+        guard let d = s.engine.reasoningSets[name] else {
+            let known = s.engine.reasoningSets.keys.sorted()
+            throw WorkbenchError("no dataset \(name)" + (known.isEmpty ? "; load one with data load FILE --as \(name)" : "; loaded: \(known.joined(separator: ", "))"))
+        }
+        guard let split else { return d.items }
+        guard let wanted = DatasetSplit(rawValue: split) else {
+            throw WorkbenchError("--split \(split) is not a split of a loaded dataset; use " + DatasetSplit.allCases.map(\.rawValue).joined(separator: ", "))
+        }
+        return zip(d.items, d.splits).filter { $0.1 == wanted }.map(\.0)
+    }
+
+    /// `eval --dataset NAME`: greedy accuracy, Pass@K, majority@K and Reward-Pass@2 (vote) per answer type.
+    static func eval(_ cmd: ParsedCommand, _ s: Session, dataset name: String) throws -> CommandOutput {
+        let split = cmd.string("split")
+        var items = try items(s, name, split: split)
+        if cmd.int("limit") > 0 { items = Array(items.prefix(cmd.int("limit"))) }
+        guard !items.isEmpty else { throw WorkbenchError("\(name) has no items in \(split); give another --split") }
+        let g = try generator(s)
+        let start = Date()
+        let (m, _) = try measure {
+            try ItemEvaluation.measure(items, generator: g, k: cmd.int("k"), temperature: Float(cmd.double("temperature")),
+                                   seed: UInt64(cmd.int("seed")), maxTokens: cmd.int("max-tokens"), shouldStop: { Interrupt.requested })
+        }
+        BackendCommands.flushRecords(s)
+        var out = CommandOutput(lines: [
+            "\(name) \(split) (\(m.prompts) items, K \(m.k), T \(EngineCommands.t(m.temperature))): greedy \(EngineCommands.f3(m.greedyAcc)), Pass@\(m.k) \(EngineCommands.f3(m.passAtK)), "
+                + "maj@\(m.k) \(EngineCommands.f3(m.majorityAtK)), Reward-Pass@2 \(EngineCommands.f3(m.rewardPassAt2)) (vote)",
+            "samples with an answer \(EngineCommands.f3(m.answered)), mean length \(String(format: "%.1f", m.meanLength)); steps verified: n/a (no oracle for these items)",
+        ])
+        out.line("  " + Help.pad("answer type", 13) + Help.pad("items", 7) + Help.pad("greedy", 8) + "Pass@\(m.k)")
+        for type in AnswerType.allCases.map(\.rawValue) {
+            guard let a = m.byType[type] else { continue }
+            out.line("  " + Help.pad(type, 13) + Help.pad(String(a.prompts), 7) + Help.pad(EngineCommands.f3(a.greedyAcc), 8) + EngineCommands.f3(a.passAtK))
+        }
+        if g.usesPerSampleRequests { out.line("the server ignores n: each sample was its own request (requests.jsonl: fallback)") }
+        if !g.omittedFields.isEmpty { out.line("the server refused \(g.omittedFields.sorted().joined(separator: ", ")): sent without them") }
+        out.volatile("\(EngineCommands.f2(Date().timeIntervalSince(start))) s")
+        return out
+    }
+
+    /// `sample --dataset NAME --index I`: one item, its K responses, their answers and verdicts.
+    static func sample(_ cmd: ParsedCommand, _ s: Session, dataset name: String) throws -> CommandOutput {
+        let all = try items(s, name, split: nil)
+        let index = cmd.int("index")
+        guard index >= 0, index < all.count else { throw WorkbenchError("--index \(index) is outside \(name): use 0 to \(all.count - 1)") }
+        let item = all[index]
+        let g = try generator(s)
+        let (_, measured) = try measure {
+            try ItemEvaluation.measure([item], generator: g, k: cmd.int("k"), temperature: Float(cmd.double("temperature")),
+                                       greedy: false, seed: UInt64(cmd.int("seed")), maxTokens: cmd.int("max-tokens"),
+                                       shouldStop: { Interrupt.requested })
+        }
+        BackendCommands.flushRecords(s)
+        let m = measured[0]
+        var out = CommandOutput(lines: ["\(item.id)  answer type \(item.answerType.rawValue)  item \(index) of \(name)"])
+        for l in item.promptText.split(separator: "\n", omittingEmptySubsequences: false).prefix(40) { out.line("  " + l) }
+        out.line("gold: \(item.answer)")
+        var codes: [String: Int] = [:]
+        for case let k? in m.keys where codes[k] == nil { codes[k] = codes.count }
+        let right = m.correct.filter { $0 }.count
+        out.line("\(m.samples.count) responses, \(right) right, \(m.keys.filter { $0 != nil }.count) with an answer, \(codes.count) distinct answers")
+        for (j, r) in m.samples.enumerated().prefix(cmd.int("show")) {
+            let answer = FreeTextAnswer.extract(r.text).map { "\"\(oneLine($0.text, 60))\" (\($0.source.rawValue))" } ?? "none"
+            let steps = StepSplitter.split(r.text).count
+            out.line("[\(j)] \(m.correct[j] ? "right" : "wrong")  answer \(answer)  \(steps) step\(steps == 1 ? "" : "s")  length \(r.length)\(r.finished ? "" : " (cut)")")
+            out.line("    " + oneLine(r.text, 200))
+        }
+        return out
+    }
+
+    /// `body`, its interrupt as the workbench's; the requests made so far are recorded either way.
+    static func measure<T>(_ body: () throws -> T) throws -> T {
+        do { return try body() } catch is EvolutionInterrupted { throw Interrupted() }
+    }
+
+    /// `text` on one line (line breaks shown as " / "), at most `limit` characters.
+    static func oneLine(_ text: String, _ limit: Int) -> String {
+        let flat = text.split(whereSeparator: \.isNewline).joined(separator: " / ")
+            .unicodeScalars.map { $0.properties.generalCategory == .control ? " " : String($0) }.joined()
+        return flat.count > limit ? String(flat.prefix(limit - 3)) + "..." : flat
+    }
+}

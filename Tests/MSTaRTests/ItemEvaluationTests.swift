@@ -1,0 +1,72 @@
+import Foundation
+import MSTaR
+import MSTaRModel
+import MSTaRTasks
+import Testing
+
+/// The metrics of `eval --dataset` against hand-counted cases, and a generator that answers from a
+/// table (what a server would), to check prompts, seeds and the measured verdicts.
+@Suite struct ItemEvaluationTests {
+    static let choice = ReasoningItem(id: "c", question: "Which is larger?", answer: "B", choices: ["3", "7"], answerType: .choice)
+    static let number = ReasoningItem(id: "n", question: "What is 2 + 3?", answer: "5", answerType: .integer)
+
+    /// Answers each prompt with the responses its text maps to, recording what it was asked.
+    final class TableGenerator: TextGenerator, @unchecked Sendable {
+        var answers: [String: [String]]
+        var asked: [(prompt: TextPrompt, k: Int, temperature: Float, seed: UInt64)] = []
+        init(_ answers: [String: [String]]) { self.answers = answers }
+        func generateText(_ prompts: [TextPrompt], k: Int, options: SamplingOptions, seed: UInt64,
+                          shouldStop: (() -> Bool)?) throws -> [[TextRollout]] {
+            prompts.map { p in
+                asked.append((p, k, options.temperature, seed))
+                let table = answers[p.text] ?? []
+                return (0..<k).map { j in TextRollout(text: options.temperature == 0 ? table[0] : table[(j + 1) % table.count], finished: true) }
+            }
+        }
+    }
+
+    @Test func keysAgreeWithTheVerdictAndGroupEqualAnswers() {
+        let item = Self.number
+        #expect(item.answerKey("so the answer is 5.") == ReasoningItem.goldKey)
+        #expect(item.answerKey("\\boxed{5}") == ReasoningItem.goldKey)
+        #expect(item.answerKey("The answer is 6") == item.answerKey("\\boxed{6}"))
+        #expect(item.answerKey("The answer is 6") != item.answerKey("The answer is 7"))
+        let c = Self.choice
+        #expect(c.answerKey("The answer is (B)") == ReasoningItem.goldKey && c.answerKey("Answer: 7") == ReasoningItem.goldKey)
+        #expect(c.answerKey("(A)") == c.answerKey("the answer is 3") && c.answerKey("(A)") != nil)
+        #expect(c.promptText == "Which is larger?\n(A) 3\n(B) 7")
+    }
+
+    @Test func metricsCountGreedyPassMajorityAndTheVoteRanking() throws {
+        // Item n: greedy right; samples 5, 6, 6, none -> Pass@4 1, majority 6 (wrong), vote top-2 holds a 6 and ... .
+        let g = TableGenerator([
+            Self.number.promptText: ["the answer is 5", "the answer is 6", "the answer is 6", "I cannot tell", "the answer is 5"],
+            Self.choice.promptText: ["the answer is (A)", "(B)", "(B)", "(B)", "(A)"],
+        ])
+        let (m, measured) = try ItemEvaluation.measure([Self.number, Self.choice], generator: g, k: 4, temperature: 1, seed: 9, maxTokens: 64)
+        // Samples are table[1...4]: number -> 6, 6, none, 5 ; choice -> B, B, B, A.
+        #expect(measured[0].correct == [false, false, false, true] && measured[1].correct == [true, true, true, false])
+        #expect(measured[0].keys[2] == nil)
+        #expect(m.greedyAcc == 0.5)  // greedy: "the answer is 5" right, "the answer is (A)" wrong
+        #expect(m.passAtK == 1)
+        #expect(m.majorityAtK == 0.5)  // number: 6 wins (wrong); choice: B wins (right)
+        #expect(m.rewardPassAt2 == 0.5)  // number: the two 6s rank first; choice: the Bs
+        #expect(m.answered == 7.0 / 8.0)
+        #expect(m.byType["integer"]?.greedyAcc == 1 && m.byType["choice"]?.greedyAcc == 0)
+        // One greedy call (k 1, T 0) and one sampled call, both with the run's seed, item i on stream i.
+        #expect(g.asked.map(\.k) == [1, 1, 4, 4] && g.asked.map(\.temperature) == [0, 0, 1, 1] && Set(g.asked.map(\.seed)) == [9])
+        #expect(g.asked.map(\.prompt.stream) == [0, 1, 0, 1])
+    }
+
+    @Test func aPromptCarriesItsImageFileBytesAndType() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("item-image-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let png = PNG.encode(Canvas(height: 4, width: 6))
+        try Data(png).write(to: dir.appendingPathComponent("x.png"))
+        var item = Self.number
+        item.image = try DatasetImage.check("x.png", folder: dir.path)
+        let p = try ItemEvaluation.prompt(item, stream: 3)
+        #expect(p.image == ImageFile(data: Data(png), mediaType: "image/png") && p.text == item.promptText && p.stream == 3)
+    }
+}
