@@ -31,8 +31,8 @@ public final class Evolution {
     /// PRM, whose aggregation applies. Nil: the PRM itself.
     public var stepScorer: (any StepScorer)?
 
-    /// The generator for `model` (the current policy unless said).
-    func generator(for model: VisionLanguageModel? = nil) -> any ResponseGenerator {
+    /// The generator for `model` (the current policy unless said): the backend's, or the engine's sampler.
+    public func generator(for model: VisionLanguageModel? = nil) -> any ResponseGenerator {
         let m = model ?? policy
         return generatorFactory?(m) ?? Sampler(model: m, eos: tokenizer.eos)
     }

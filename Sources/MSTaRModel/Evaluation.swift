@@ -73,9 +73,10 @@ public struct EvaluationResult: Codable, Equatable, Sendable {
 /// Greedy-decodes every example once and samples `k` responses at `temperature`, scoring answers
 /// with the task suite's extractor against the gold answers.
 public func evaluate(_ model: VisionLanguageModel, examples: [Example], split: String, k: Int = 16, temperature: Float = 1,
-                     seed: UInt64 = 0, maxTokens: Int = 64, tokenizer: Tokenizer = .standard) throws -> EvaluationResult {
+                     seed: UInt64 = 0, maxTokens: Int = 64, tokenizer: Tokenizer = .standard,
+                     generator: (any ResponseGenerator)? = nil) throws -> EvaluationResult {
     let start = Date()
-    let sampler = Sampler(model: model, eos: tokenizer.eos)
+    let sampler = generator ?? Sampler(model: model, eos: tokenizer.eos)
     let prompts = try examples.enumerated().map { i, e in
         try SamplePrompt(e, stream: UInt64(i), tokenizer: tokenizer)
     }

@@ -147,15 +147,21 @@ enum BackendCommands {
         return u
     }
 
+    /// What samples `model` through the remote backend `r`: its generator, which first gives the
+    /// server `model`'s weights with `--reload update-weights`.
+    static func generator(_ r: Remote, for model: VisionLanguageModel) -> any ResponseGenerator {
+        r.sync.map { SyncedGenerator(base: r.generator, model: model, sync: $0) } ?? r.generator
+    }
+
+    /// What samples `model` through the session's backend; nil for the engine's own sampler.
+    static func generator(for model: VisionLanguageModel, _ s: Session) -> (any ResponseGenerator)? {
+        s.engine.remote.map { generator($0, for: model) }
+    }
+
     /// Makes `run` sample (and score) through the session's backend.
     static func apply(_ run: Evolution, _ s: Session) {
         if let r = s.engine.remote {
-            let g = r.generator
-            if let sync = r.sync {
-                run.generatorFactory = { m in SyncedGenerator(base: g, model: m, sync: sync) }
-            } else {
-                run.generatorFactory = { _ in g }
-            }
+            run.generatorFactory = { m in generator(r, for: m) }
             run.stepScorer = r.scorer
         } else {
             run.generatorFactory = nil

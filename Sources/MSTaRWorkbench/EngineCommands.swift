@@ -301,8 +301,14 @@ public enum EngineCommands {
                 return out
             }
             guard cmd.int("k") >= 0, cmd.double("temperature") >= 0 else { throw WorkbenchError("--k and --temperature must be 0 or more") }
-            let r = try evaluate(try policy(s), examples: examples, split: split.rawValue, k: cmd.int("k"),
-                                 temperature: Float(cmd.double("temperature")), seed: UInt64(cmd.int("seed")))
+            if cmd.flag("paired"), let r = s.engine.remote, r.sync == nil {
+                throw WorkbenchError("--paired on a remote backend needs backend remote ... --reload update-weights, so the server can serve both policies")
+            }
+            let model = try policy(s)
+            let r = try evaluate(model, examples: examples, split: split.rawValue, k: cmd.int("k"),
+                                 temperature: Float(cmd.double("temperature")), seed: UInt64(cmd.int("seed")),
+                                 generator: BackendCommands.generator(for: model, s))
+            BackendCommands.flushRecords(s)
             s.engine.lastEval = r
             var out = CommandOutput(lines: ["\(split.rawValue) (\(r.prompts) prompts, K \(r.k), T \(t(r.temperature))): greedy \(f3(r.greedyAcc)), Pass@\(r.k) \(f3(r.passAtK))"])
             out.line("  " + Help.pad("family", 12) + Help.pad("prompts", 9) + Help.pad("greedy", 8) + "Pass@\(r.k)")
@@ -313,7 +319,9 @@ public enum EngineCommands {
             if cmd.flag("paired") {
                 // The starting policy where a run has begun, else the loaded policy is its own start.
                 let start = try s.engine.evolution?.initialPolicy ?? policy(s)
-                let base = try evaluate(start, examples: examples, split: split.rawValue, k: 0, seed: UInt64(cmd.int("seed")))
+                let base = try evaluate(start, examples: examples, split: split.rawValue, k: 0, seed: UInt64(cmd.int("seed")),
+                                        generator: BackendCommands.generator(for: start, s))
+                BackendCommands.flushRecords(s)
                 let c = StudyStatistics.compare([r.greedyCorrect], [base.greedyCorrect])
                 out.line("vs the starting policy (greedy \(f3(base.greedyAcc))): "
                          + String(format: "%+.1f points [%+.1f, %+.1f]", 100 * c.difference.mean, 100 * c.difference.low, 100 * c.difference.high)
@@ -477,7 +485,7 @@ public enum EngineCommands {
             let prompts = try examples.enumerated().map { i, e in
                 try SamplePrompt(e, stream: UInt64(i))
             }
-            let drawn = try Sampler(model: run.policy).generate(
+            let drawn = try run.generator().generate(
                 prompts, k: cmd.int("k"), options: SamplingOptions(temperature: Float(cmd.double("temperature")), maxTokens: run.settings.maxTokens),
                 seed: s.seed ^ 0xCA1, shouldStop: stop)
             guard drawn.count == prompts.count else { throw Interrupted() }
@@ -532,7 +540,7 @@ public enum EngineCommands {
             let run = try evolution(s)
             let e = try DataCommands.suite(s).example(try SplitName(name: split), index: cmd.int("index"))
             let prompt = try SamplePrompt(e, stream: UInt64(cmd.int("index")))
-            let rs = try Sampler(model: run.policy).generate([prompt], k: max(1, cmd.int("k")),
+            let rs = try run.generator().generate([prompt], k: max(1, cmd.int("k")),
                                                              options: SamplingOptions(temperature: Float(cmd.double("temperature")), maxTokens: run.settings.maxTokens),
                                                              seed: s.seed ^ RandomStream.sampling.rawValue)[0]
             let steps = try run.prm?.stepScores(rs.map { (e, $0.tokens) })

@@ -32,7 +32,7 @@ set temperature_min 0.5
 set temperature_max 1
 set temperature_step 0.5
 """
-STEPS = "step\nevolve 2\nsample --prompt 0\n"
+STEPS = "step\nevolve 2\nsample --prompt 0\nsample --split test --index 3 --k 4\neval --split test --limit 6 --k 4\n"
 
 
 def run(mstar, folder, env, name, backend, body, timeout=120):
@@ -76,6 +76,13 @@ def test_a_run_through_mstar_serve_is_the_native_run(served):
     # The same outputs, the samples of `sample --prompt 0` included.
     assert journal(remote_dir) == journal(native_dir)
     assert any("sample --prompt 0" in l for l in journal(remote_dir))
+    # eval and sample --split sample through the backend too, to the same outputs.
+    assert any(l.startswith("#> test (6 prompts, K 4") for l in journal(remote_dir))
+    # The last requests are theirs (written after eval): sample --split's one (n 4), then eval's
+    # greedy (n 1) and sampled (n 4) request for each of its 6 prompts.
+    tail = records(remote_dir)[-13:]
+    assert sorted(r["prompt"] for r in tail if r["n"] == 1) == list(range(6))
+    assert sorted(r["prompt"] for r in tail if r["n"] == 4) == [0] + list(range(6))
     recs = records(remote_dir)
     chats = [r for r in recs if r["endpoint"] == "chat/completions"]
     assert recs[0]["endpoint"] == "models" and chats
