@@ -26,12 +26,13 @@ public struct DynamicsMetrics: Codable, Equatable, Sendable {
     public var majorityAtK: Double
     /// The response with the highest PRM score is correct (nil without a PRM).
     public var prmBestOfK: Double?
-    /// Mean of the samples' mean token entropy (nats).
-    public var entropy: Double
+    /// Mean of the samples' mean token entropy (nats); nil where the server gives no log-probs.
+    public var entropy: Double?
     /// Mean response length in tokens (samples).
     public var meanLen: Double
-    /// Among samples with the right answer, the share whose every step the oracle judges correct.
-    public var stepsCorrectShare: Double
+    /// Among samples with the right answer, the share whose every step the oracle judges correct
+    /// (nil on a real dataset's items, which have no oracle).
+    public var stepsCorrectShare: Double?
     /// What ranked responses for Reward-Pass@2: "prm", or "vote" (answer agreement) without a PRM.
     public var ranker: String
     /// Greedy accuracy and Pass@K per task family, by family name (greedy 0 when not measured).

@@ -238,12 +238,17 @@ public final class Evolution {
     // MARK: Logs
 
     func appendLogs(_ record: DynamicsRecord, _ times: PhaseTimes, to dir: URL) throws {
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        try appendLine(try record.jsonLine(), to: dir.appendingPathComponent("dynamics.jsonl"))
-        let e = JSONEncoder()
-        e.outputFormatting = [.sortedKeys]
-        try appendLine(String(decoding: try e.encode(times), as: UTF8.self), to: dir.appendingPathComponent("timings.jsonl"))
+        try appendDynamics(record, times, to: dir)
     }
+}
+
+/// Appends a step's record to `dir/dynamics.jsonl` and its times to `dir/timings.jsonl`.
+func appendDynamics(_ record: DynamicsRecord, _ times: PhaseTimes, to dir: URL) throws {
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    try appendLine(try record.jsonLine(), to: dir.appendingPathComponent("dynamics.jsonl"))
+    let e = JSONEncoder()
+    e.outputFormatting = [.sortedKeys]
+    try appendLine(String(decoding: try e.encode(times), as: UTF8.self), to: dir.appendingPathComponent("timings.jsonl"))
 }
 
 /// Appends one line and flushes it to disk (a crash keeps every completed step).

@@ -136,11 +136,11 @@ public struct DynamicsRecord: Codable, Equatable, Sendable {
     /// Share of validation prompts whose highest-scored sample by the PRM is correct (nil without a PRM).
     public var prmBestOfK: Double?
     /// Mean token entropy (nats) of the validation samples.
-    public var entropy: Double
+    public var entropy: Double?
     /// Mean length in tokens of the validation samples.
     public var meanLen: Double
     /// Among validation samples with the right answer, the share whose every step the oracle accepts.
-    public var stepsCorrectShare: Double
+    public var stepsCorrectShare: Double?
     /// What ranked responses for Reward-Pass@2: "prm", or "vote" (answer agreement) without a PRM.
     public var ranker: String
     /// Greedy accuracy and Pass@K per task family on the validation prompts, by family name.

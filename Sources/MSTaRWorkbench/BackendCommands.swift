@@ -2,6 +2,7 @@ import Foundation
 import MSTaR
 import MSTaRModel
 import MSTaRRemote
+import MSTaRTasks
 import MSTaRTensor
 
 /// `backend`: which model the method samples from (and scores steps with): the engine's own

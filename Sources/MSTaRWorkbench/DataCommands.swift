@@ -109,6 +109,12 @@ public enum DataCommands {
         })
 
         session.register(CommandSpec(
+            "data use", group: "data", summary: "run the method (step, evolve, dynamics, sample) on a real dataset's items, or on the digit suite",
+            discussion: "data use NAME takes a dataset from data load --as NAME: step and evolve draw its labelled (and, with prompt_variation majority, unlabelled) items, ask the remote backend's model, reward against the gold answers, select, write the selection for an external trainer, and measure the dynamics on its validation items. data use suite goes back to the digit tasks. docs/datasets.md.",
+            arguments: [ArgumentSpec("dataset", .string, help: "a dataset's name, or suite")]
+        ) { cmd, s in try ItemCommands.use(cmd, s) })
+
+        session.register(CommandSpec(
             "data show", group: "data", summary: "print one example: scene as ASCII art, question, answer, chain",
             discussion: "With --dataset, one item of a dataset from data load: question, choices, gold answer, image and split.",
             options: [

@@ -355,8 +355,9 @@ public enum EngineCommands {
 
         session.register(CommandSpec(
             "step", group: "method", summary: "one evolution iteration: sample, reward, select, train, measure",
-            discussion: "Prints what the step did and the dynamics on validation prompts, and appends one line to the run's dynamics.jsonl. 'sample' shows the step's prompts, responses and selections."
+            discussion: "Prints what the step did and the dynamics on validation prompts, and appends one line to the run's dynamics.jsonl. 'sample' shows the step's prompts, responses and selections. After data use NAME, the step runs on that dataset's items through the remote backend and writes its selection for an external trainer."
         ) { _, s in
+            if let items = try ItemCommands.run(s) { return try ItemCommands.step(items, s) }
             let run = try evolution(s)
             defer { BackendCommands.flushRecords(s) }
             let bar = s.progress("step \(run.iteration + 1)", total: 1, unit: "step")
@@ -371,16 +372,21 @@ public enum EngineCommands {
             "evolve", group: "method", summary: "run N evolution iterations (default: the rest of the run)",
             arguments: [ArgumentSpec("n", .int, default: .none, range: 0...1_000_000, help: "iterations (default: up to the run's planned total)")]
         ) { cmd, s in
-            let run = try evolution(s)
+            let items = try ItemCommands.run(s)
+            let run = items == nil ? try evolution(s) : nil
             defer { BackendCommands.flushRecords(s) }
-            let n = cmd.optionalInt("n") ?? max(0, run.settings.iterations - run.iteration)
+            let n = cmd.optionalInt("n") ?? max(0, (items?.settings ?? run!.settings).iterations - (items?.iteration ?? run!.iteration))
             var out = CommandOutput()
             let bar = s.progress("evolve", total: n, unit: "step")
             for i in 0..<n {
                 do {
                     if Interrupt.requested { throw EvolutionInterrupted() }
-                    out.append(describe(try run.step(shouldStop: stop), run))
-                    rememberPRM(run, s)
+                    if let items {
+                        out.append(try ItemCommands.step(items, s))
+                    } else {
+                        out.append(describe(try run!.step(shouldStop: stop), run!))
+                        rememberPRM(run!, s)
+                    }
                     bar.advance()
                 } catch is EvolutionInterrupted {
                     bar.finish()
@@ -397,16 +403,17 @@ public enum EngineCommands {
             "dynamics", group: "method", summary: "the run so far: one row per iteration",
             options: [OptionSpec("last", .int, default: .value(.int(0)), range: 0...1_000_000, help: "only the last N iterations (0: all)")]
         ) { cmd, s in
-            guard let run = s.engine.evolution, !run.history.isEmpty else {
+            let history = s.engine.usedDataset != nil ? s.engine.itemRun?.history ?? [] : s.engine.evolution?.history ?? []
+            guard !history.isEmpty else {
                 return CommandOutput(lines: ["(no iterations yet: step or evolve runs one)"])
             }
-            let rows = cmd.int("last") > 0 ? Array(run.history.suffix(cmd.int("last"))) : run.history
+            let rows = cmd.int("last") > 0 ? Array(history.suffix(cmd.int("last"))) : history
             let k = rows.last!.k
             let header = ["step", "method", "T", "selected", "loss", "greedy", "Pass@\(k)", "gap", "RP@2", "maj@\(k)", "entropy", "length"]
             var table = [header]
             for r in rows {
                 table.append([String(r.step), r.method, t(r.temperature), String(r.selected), r.trainLoss.map { String(format: "%.3f", $0) } ?? "-",
-                              f3(r.greedyAcc), f3(r.passAtK), f3(r.passGap), f3(r.rewardPassAt2), f3(r.majorityAtK), f2(r.entropy), String(format: "%.1f", r.meanLen)])
+                              f3(r.greedyAcc), f3(r.passAtK), f3(r.passGap), f3(r.rewardPassAt2), f3(r.majorityAtK), r.entropy.map(f2) ?? "-", String(format: "%.1f", r.meanLen)])
             }
             return CommandOutput(lines: columns(table))
         })
@@ -434,6 +441,9 @@ public enum EngineCommands {
                     throw WorkbenchError("--dataset samples a loaded item: --split and --png are for the digit tasks")
                 }
                 return try ItemCommands.sample(cmd, s, dataset: name)
+            }
+            if cmd.optionalString("split") == nil, let items = s.engine.usedDataset != nil ? s.engine.itemRun : nil {
+                return try ItemCommands.lastPrompt(items, index: cmd.int("prompt"), show: cmd.int("show"))
             }
             return try sample(cmd, s)
         })
@@ -503,8 +513,10 @@ public enum EngineCommands {
     // MARK: output
 
     /// A step's report: what it did, the dynamics, the temperature search, and (volatile) timings.
-    static func describe(_ r: StepResult, _ run: Evolution) -> CommandOutput {
-        let d = r.record
+    static func describe(_ r: StepResult, _ run: Evolution) -> CommandOutput { describe(r.record, r.times) }
+
+    /// What a step did and the dynamics after it, from its record and times.
+    static func describe(_ d: DynamicsRecord, _ tm: PhaseTimes) -> CommandOutput {
         var out = CommandOutput()
         if let search = d.temperatureSearch {
             let by = search.criterion == .rewardPassAt2 ? "Reward-Pass@2" : "Pass@K"
@@ -524,8 +536,7 @@ public enum EngineCommands {
         if let p = d.pseudoLabelAcc { out.line("pseudo labels right on \(f3(p)) of unlabelled prompts") }
         out.line("validation (\(d.validation) prompts, K \(d.k)): greedy \(f3(d.greedyAcc)), Pass@\(d.k) \(f3(d.passAtK)), Reward-Pass@2 \(f3(d.rewardPassAt2)) (\(d.ranker)), maj@\(d.k) \(f3(d.majorityAtK))"
                  + (d.prmBestOfK.map { ", PRM best-of-\(d.k) \(f3($0))" } ?? "")
-                 + ", entropy \(f2(d.entropy)), length \(String(format: "%.1f", d.meanLen))")
-        let tm = r.times
+                 + ", entropy \(d.entropy.map(f2) ?? "n/a"), length \(String(format: "%.1f", d.meanLen))")
         out.volatile("\(f2(tm.total)) s: temperature \(f2(tm.temperature)), sample \(f2(tm.sample)), prm \(f2(tm.prm)), select \(f2(tm.select)), train \(f2(tm.train)), dynamics \(f2(tm.dynamics))")
         return out
     }

@@ -22,6 +22,10 @@ final class EngineState {
     var policySource: String?
     /// The self-evolution run, created at its first step from the policy and the settings.
     var evolution: Evolution?
+    /// The real dataset `data use` made the method run on (nil: the digit suite).
+    var usedDataset: String?
+    /// The run over that dataset's items, created at its first step.
+    var itemRun: ItemEvolution?
     /// The last PRM trained in the session and the policy it was trained from.
     var sharedPRM: SharedPRM?
     /// The last `eval` (its Pass@k curve is a plottable metric).

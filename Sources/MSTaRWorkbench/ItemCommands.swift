@@ -95,6 +95,79 @@ enum ItemCommands {
         do { return try body() } catch is EvolutionInterrupted { throw Interrupted() }
     }
 
+    // MARK: the loop on items
+
+    /// `data use NAME` / `data use suite`: which prompts the method's commands run on.
+    static func use(_ cmd: ParsedCommand, _ s: Session) throws -> CommandOutput {
+        let name = cmd.string("dataset")
+        if name == "suite" {
+            s.engine.usedDataset = nil
+            s.engine.itemRun = nil
+            return CommandOutput(lines: ["the method runs on the digit suite"])
+        }
+        let d = try dataset(s, name)
+        s.engine.usedDataset = name
+        s.engine.itemRun = nil
+        let counts = DatasetSplit.allCases.map { "\($0.rawValue) \(d.items(in: $0).count)" }.joined(separator: ", ")
+        return CommandOutput(lines: ["the method runs on \(name) (\(counts)); its items are answered by the remote backend's model"])
+    }
+
+    /// A loaded real dataset by name, or a one-line error listing them.
+    static func dataset(_ s: Session, _ name: String) throws -> ReasoningDataset {
+        guard let d = s.engine.reasoningSets[name] else {
+            let known = s.engine.reasoningSets.keys.sorted()
+            throw WorkbenchError("no dataset \(name)" + (known.isEmpty ? "; load one with data load FILE --as \(name)" : "; loaded: \(known.joined(separator: ", "))"))
+        }
+        return d
+    }
+
+    /// The run over the used dataset's items (nil when the method runs on the digit suite), with
+    /// the session's current settings.
+    static func run(_ s: Session) throws -> ItemEvolution? {
+        guard let name = s.engine.usedDataset else { return nil }
+        let settings = try EngineCommands.evolutionSettings(s)
+        if let run = s.engine.itemRun {
+            run.settings = settings
+            return run
+        }
+        let run = try ItemEvolution(dataset: try dataset(s, name), generator: try generator(s), settings: settings, seed: s.seed)
+        run.runDirectory = URL(fileURLWithPath: s.outputPath(".")).standardizedFileURL
+        s.engine.itemRun = run
+        return run
+    }
+
+    /// One item step: the run's state moves only when it completes.
+    static func step(_ run: ItemEvolution, _ s: Session) throws -> CommandOutput {
+        defer { BackendCommands.flushRecords(s) }
+        let r: ItemStepResult
+        do { r = try run.step(shouldStop: { Interrupt.requested }) } catch is EvolutionInterrupted { throw Interrupted() }
+        var out = EngineCommands.describe(r.record, r.times)
+        if let f = r.selectionFolder {
+            // Named inside the run directory, so that the output does not depend on where the run is.
+            let dir = URL(fileURLWithPath: s.outputPath(".")).standardizedFileURL.path + "/"
+            let path = f.standardizedFileURL.path
+            out.line("selection for the trainer: \(path.hasPrefix(dir) ? String(path.dropFirst(dir.count)) : path) (TRL layout)")
+        }
+        return out
+    }
+
+    /// `sample --prompt I` after an item step: the prompt as the step saw it.
+    static func lastPrompt(_ run: ItemEvolution, index: Int, show: Int) throws -> CommandOutput {
+        guard let last = run.last else { throw WorkbenchError("no step yet: step runs one") }
+        guard index >= 0, index < last.prompts.count else { throw WorkbenchError("--prompt \(index) is outside the last step: use 0 to \(last.prompts.count - 1)") }
+        let p = last.prompts[index]
+        var out = CommandOutput(lines: ["\(p.item.id)  answer type \(p.item.answerType.rawValue)  prompt \(index) of the last step, \(p.pool.rawValue)"])
+        for l in p.item.promptText.split(separator: "\n", omittingEmptySubsequences: false).prefix(40) { out.line("  " + l) }
+        out.line("gold: \(p.item.answer)   label used: " + (p.label == ReasoningItem.goldKey ? "the gold answer" : p.label.map { "\($0) (majority)" } ?? "none"))
+        out.line("\(p.responses.count) responses, \(p.rewards.filter { $0 > 0 }.count) rewarded, \(p.selected.filter { $0 }.count) selected")
+        for (j, r) in p.responses.enumerated().prefix(show) {
+            let verdict = p.selected[j] ? "kept" : p.rewards[j] > 0 ? "right" : "wrong"
+            out.line("[\(j)] \(verdict)  answer \(p.keys[j] ?? "none")  length \(r.length)\(r.finished ? "" : " (cut)")")
+            out.line("    " + oneLine(r.text, 200))
+        }
+        return out
+    }
+
     /// `text` on one line (line breaks shown as " / "), at most `limit` characters.
     static func oneLine(_ text: String, _ limit: Int) -> String {
         let flat = text.split(whereSeparator: \.isNewline).joined(separator: " / ")

@@ -167,7 +167,7 @@ import Testing
         #expect(m.prmBestOfK == 0.5)                   // prompt 1 only
         #expect(m.rewardPassAt2 == 1)                  // prompt 0: top-2 = {1, 2}, 2 is right; prompt 1: {2, 3}
         #expect(m.entropy == 1.5 && m.meanLen == 5)
-        #expect(abs(m.stepsCorrectShare - 1.0 / 3) < 1e-12)  // 3 right answers, one with all steps right
+        #expect(abs(m.stepsCorrectShare! - 1.0 / 3) < 1e-12)  // 3 right answers, one with all steps right
         #expect(m.families[e[0].family.rawValue]?.greedyAcc == 1)
     }
 

@@ -10,7 +10,7 @@ import MSTaRWorkbench
         #expect(complete(s, "") .contains("data"))
         #expect(complete(s, "se") == ["seed", "set"])
         #expect(complete(s, "ev") == ["eval", "evolve"])
-        #expect(complete(s, "data ") == ["export", "generate", "load", "show"])
+        #expect(complete(s, "data ") == ["export", "generate", "load", "show", "use"])
         #expect(complete(s, "data sh") == ["show"])
         #expect(complete(s, "show ") == ["settings"])
         #expect(complete(s, "help da") == ["data"])

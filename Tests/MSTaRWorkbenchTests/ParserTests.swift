@@ -91,7 +91,7 @@ func engineLikeSession(_ name: String) throws -> Session {
         #expect(error(s, "evolve") == "'evolve' needs N (usage: evolve N [--k N])")
         #expect(error(s, "evolve 3 4") == "'evolve' takes 1 argument; unexpected '4' (usage: evolve N [--k N])")
         #expect(error(s, "step now") == "'step' takes no arguments; unexpected 'now' (usage: step)")
-        #expect(error(s, "data") == "'data' needs a subcommand: data export, data generate, data load, data show (help data)")
+        #expect(error(s, "data") == "'data' needs a subcommand: data export, data generate, data load, data show, data use (help data)")
         #expect(error(s, "data shwo") == "unknown subcommand 'shwo' of 'data'; did you mean 'data show'?")
         #expect(error(s, "set temprature 1") == "unknown setting 'temprature'; did you mean 'temperature'? (show settings lists them)")
         #expect(error(s, "plot gredy_acc") == "unknown metric 'gredy_acc'; did you mean 'greedy_acc'? (help plot lists them)")

@@ -76,3 +76,60 @@ def test_the_session_replays_against_the_same_server(served):
                        cwd=str(folder), env=env, capture_output=True, text=True, timeout=300)
     assert p.returncode == 0, p.stderr
     assert "every recorded output matches" in p.stderr
+
+
+def test_a_step_on_items_rewards_selects_and_writes_the_selection_for_trl(served, tmp_path):
+    """`data use` and `step` on a dataset whose gold answer is what the served model answers
+    greedily, sampled at temperature 0: every sample is right, identical ones are kept once, and
+    the selection is in TRL's layout with its image."""
+    from datasets import load_dataset
+
+    server, folder, env = served
+    image = FIXTURE.parent / "images" / "1.png"
+    (tmp_path / "images").mkdir()
+    (tmp_path / "images" / "1.png").write_bytes(image.read_bytes())
+
+    def dataset(question, gold):
+        records = {str(i): {"pid": str(i), "question": question, "image": "images/1.png", "answer": gold,
+                            "answer_type": "text", "question_type": "free_form"} for i in range(1, 4)}
+        (tmp_path / "items.json").write_text(json.dumps(records))
+
+    def run(name, body):
+        (tmp_path / f"{name}.mstar").write_text(
+            f"backend remote --url {server.url} --model {server.model} --max-in-flight 2\n"
+            f"data load {tmp_path / 'items.json'} --as items --seed 0 --test 0 --validation 0.34\n" + body)
+        p = subprocess.run([mstar_binary(), "run", f"{name}.mstar", "--out", name, "--quiet"], cwd=str(tmp_path), env=env,
+                           capture_output=True, text=True, timeout=300)
+        assert p.returncode == 0, p.stderr + server.log()
+        return (tmp_path / name / "session.mstar").read_text()
+
+    # The model's greedy answer to a question, asked as mstar asks it (the image file's bytes, the
+    # text, temperature 0): the first question whose answer is one clean line makes the gold.
+    import base64
+    import openai
+    client = openai.OpenAI(base_url=server.url, api_key="none", max_retries=0, timeout=60)
+    url = "data:image/png;base64," + base64.b64encode(image.read_bytes()).decode()
+    for question in ["What is shown?", "What is this?", "Name it.", "Describe the image.", "What do you see?", "Which one?"]:
+        content = client.chat.completions.create(model=server.model, max_tokens=4, temperature=0, seed=0, messages=[
+            {"role": "user", "content": [{"type": "image_url", "image_url": {"url": url}}, {"type": "text", "text": question}]}],
+        ).choices[0].message.content
+        words = re.sub(r"[^a-z0-9 ]", "", content.lower()).strip()
+        if content.isprintable() and words and not re.search(r"answer|box", content.lower()):
+            break
+    else:
+        pytest.fail("no question got a clean greedy answer")
+    dataset(question, content)
+    journal = run("evolve", "data use items\nset temperature 0\nset k 3\nset max_tokens 4\nset dynamics_k 2\nset interval 1\n"
+                            "step\nsample --prompt 0\ndynamics\n")
+    assert "#> step 1 (continuous, T 0): 2 prompts, 6 samples, 6 correct, 2 selected" in journal
+    assert "#> validation (1 prompts, K 2): greedy 1.000, Pass@2 1.000, Reward-Pass@2 1.000 (vote), maj@2 1.000" in journal
+    assert "#> selection for the trainer: selections/step-1 (TRL layout)" in journal
+    assert "#> [0] kept  answer gold" in journal
+    ds = load_dataset("json", data_files=str(tmp_path / "evolve" / "selections" / "step-1" / "train.jsonl"), split="train")
+    assert len(ds) == 2
+    for row in ds:
+        assert row["messages"][0]["content"][1]["text"] == question and row["messages"][1]["content"][0]["text"] == content
+        copied = tmp_path / "evolve" / "selections" / "step-1" / row["images"][0]
+        assert copied.read_bytes() == image.read_bytes()
+    dynamics = [json.loads(l) for l in (tmp_path / "evolve" / "dynamics.jsonl").read_text().splitlines()]
+    assert dynamics[0]["greedy_acc"] == 1 and "steps_correct_share" not in dynamics[0]

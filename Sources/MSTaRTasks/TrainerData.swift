@@ -1,5 +1,5 @@
 import Foundation
-import MSTaRTasks
+import MSTaRTensor
 
 /// The dataset layouts that existing multimodal trainers read, for handing them a step's selection.
 public enum TrainerFormat: String, CaseIterable, Sendable {
@@ -29,16 +29,19 @@ public struct TrainerExample: Sendable, Equatable {
     public var id: String
     /// Names the image file; examples of one prompt share it, so its scene is written once.
     public var imageID: String
-    /// The scene; nil for a text-only prompt.
+    /// The scene; nil for a text-only prompt or one whose image is a file (`imagePath`).
     public var image: Canvas?
+    /// An image file to copy beside the data (a real dataset's PNG or JPEG), when `image` is nil.
+    public var imagePath: String?
     /// The question, as the user turn's text.
     public var question: String
     /// The response to train on, as the assistant turn's text.
     public var response: String
 
     /// An example from its fields.
-    public init(id: String, imageID: String? = nil, image: Canvas?, question: String, response: String) {
-        self.id = id; self.imageID = imageID ?? id; self.image = image; self.question = question; self.response = response
+    public init(id: String, imageID: String? = nil, image: Canvas?, imagePath: String? = nil, question: String, response: String) {
+        self.id = id; self.imageID = imageID ?? id; self.image = image; self.imagePath = imagePath; self.question = question
+        self.response = response
     }
 }
 
@@ -66,6 +69,17 @@ public enum TrainerData {
                 if saved.insert(name).inserted {
                     try fm.createDirectory(at: folder.appendingPathComponent(imageFolder), withIntermediateDirectories: true)
                     try PNG.write(canvas, to: folder.appendingPathComponent(name).path, scale: imageScale)
+                    written.append(name)
+                }
+                image = name
+            } else if let source = e.imagePath {
+                // The file's own bytes under a name made from the id (never the source's name), read bounded.
+                let ext = (source as NSString).pathExtension.lowercased() == "png" ? "png" : "jpg"
+                let name = "\(imageFolder)/\((JSONL.imageName(for: e.imageID) as NSString).deletingPathExtension).\(ext)"
+                if saved.insert(name).inserted {
+                    try fm.createDirectory(at: folder.appendingPathComponent(imageFolder), withIntermediateDirectories: true)
+                    let data = try InputFile.read(source, limit: InputFile.imageLimit, followLinks: false)
+                    try data.write(to: folder.appendingPathComponent(name), options: .atomic)
                     written.append(name)
                 }
                 image = name

@@ -29,6 +29,20 @@ public struct ItemMetrics: Sendable, Equatable {
     public var meanLength: Double
     /// Greedy accuracy and Pass@K per answer type.
     public var byType: [String: AccuracySummary]
+    /// Mean surprisal (−log π) of the sampled tokens, which estimates the entropy at temperature 1;
+    /// nil when the server returned no log-probs.
+    public var surprisal: Double?
+}
+
+extension ItemMetrics {
+    /// The same metrics as the dynamics record them: the vote ranks responses, the answer types
+    /// stand where the digit tasks' families do, the steps verified are absent (no oracle), and
+    /// the entropy is the mean surprisal of the sampled tokens where the server sent log-probs.
+    var dynamics: DynamicsMetrics {
+        DynamicsMetrics(prompts: prompts, k: k, temperature: temperature, greedyAcc: greedyAcc, passAtK: passAtK,
+                        passGap: greedyAcc.map { passAtK - $0 }, rewardPassAt2: rewardPassAt2, majorityAtK: majorityAtK, prmBestOfK: nil,
+                        entropy: surprisal, meanLen: meanLength, stepsCorrectShare: nil, ranker: "vote", families: byType)
+    }
 }
 
 /// One item's responses as measured: the greedy one, the K samples, their answer keys and verdicts.
@@ -81,6 +95,7 @@ public enum ItemEvaluation {
     /// The metrics of measured items.
     public static func metrics(_ measured: [ItemSamples], k: Int, temperature: Float, greedy: Bool) -> ItemMetrics {
         var g = 0, pass = 0.0, maj = 0, rp2 = 0, answered = 0, samples = 0, length = 0
+        var surprisal = 0.0, scored = 0
         var types: [String: (n: Int, g: Int, p: Double)] = [:]
         for m in measured {
             // Answer keys as small integers, in order of first appearance, for the shared vote functions.
@@ -96,6 +111,9 @@ public enum ItemEvaluation {
             answered += m.keys.filter { $0 != nil }.count
             samples += m.samples.count
             length += m.samples.reduce(0) { $0 + $1.length }
+            for r in m.samples where !r.logProbs.isEmpty {
+                surprisal += -Double(r.logProbs.reduce(0, +)) / Double(r.logProbs.count); scored += 1
+            }
             var t = types[m.item.answerType.rawValue] ?? (0, 0, 0)
             t.n += 1; t.g += right ? 1 : 0; t.p += p
             types[m.item.answerType.rawValue] = t
@@ -105,6 +123,7 @@ public enum ItemEvaluation {
             prompts: measured.count, k: k, temperature: temperature, greedyAcc: greedy ? Double(g) / n : nil, passAtK: pass / n,
             majorityAtK: Double(maj) / n, rewardPassAt2: Double(rp2) / n,
             answered: samples > 0 ? Double(answered) / Double(samples) : 0, meanLength: samples > 0 ? Double(length) / Double(samples) : 0,
-            byType: types.mapValues { AccuracySummary(prompts: $0.n, greedyAcc: greedy ? Double($0.g) / Double($0.n) : 0, passAtK: $0.p / Double($0.n)) })
+            byType: types.mapValues { AccuracySummary(prompts: $0.n, greedyAcc: greedy ? Double($0.g) / Double($0.n) : 0, passAtK: $0.p / Double($0.n)) },
+            surprisal: scored > 0 ? surprisal / Double(scored) : nil)
     }
 }

@@ -1,0 +1,199 @@
+import Foundation
+import MSTaRModel
+import MSTaRTasks
+import MSTaRTensor
+
+/// One prompt of an item step as the reward and the selection saw it.
+public struct ItemPromptRecord: Sendable {
+    /// The item asked.
+    public var item: ReasoningItem
+    /// Its pool: labelled (the gold answer rewards) or unlabelled (the majority answer does).
+    public var pool: Pool
+    /// The answer key the reward compared against (`ReasoningItem.goldKey`, or the majority's; nil: none).
+    public var label: String?
+    /// The K responses, their answer keys, rewards and whether selection kept them.
+    public var responses: [TextRollout]
+    public var keys: [String?]
+    public var rewards: [Float]
+    public var selected: [Bool]
+}
+
+/// What one item step did.
+public struct ItemStepResult: Sendable {
+    /// The step's line of dynamics.jsonl (the same record as a digit step's; steps verified absent).
+    public var record: DynamicsRecord
+    /// Seconds per phase.
+    public var times: PhaseTimes
+    /// Every prompt sampled.
+    public var prompts: [ItemPromptRecord]
+    /// Where the selection was written for a trainer (nil when nothing was selected or no run directory is set).
+    public var selectionFolder: URL?
+}
+
+/// The self-evolving loop on a real dataset's items (`data load`, `data use`) with a served model:
+/// schedule → sample → reward → select → hand the selection to a trainer → measure → commit, as
+/// `Evolution.step` does on the digit tasks, with free-text answers (`ReasoningItem.answerKey`).
+///
+/// The prompts come from the dataset's labelled split (and, with prompt variation `majority`, its
+/// unlabelled split), the dynamics and the temperature search from its validation split. The
+/// outcome reward is the only reward piece (the step checks read digit chains), and the PRM rules
+/// are not available yet. Training a served model is an external trainer's work: each step writes
+/// its selection in TRL's layout to `RUN/selections/step-N/` for one (`TrainerData`).
+public final class ItemEvolution {
+    /// The dataset whose splits supply the prompts.
+    public let dataset: ReasoningDataset
+    /// The run's seed.
+    public let seed: UInt64
+    /// The method's settings; a change takes effect from the next step.
+    public var settings: EvolutionSettings
+    /// What answers the items (the remote backend).
+    public let generator: any TextGenerator
+    /// Completed iterations, and the prompts consumed from the labelled and unlabelled splits.
+    public internal(set) var iteration = 0, cursor = 0, unlabelledCursor = 0
+    /// The temperature the next step samples at.
+    public internal(set) var temperature: Float
+    /// One record per completed step.
+    public internal(set) var history: [DynamicsRecord] = []
+    /// The last step.
+    public internal(set) var last: ItemStepResult?
+    /// When set, each step appends to dynamics.jsonl and timings.jsonl here and writes its selection.
+    public var runDirectory: URL?
+
+    /// A run over `dataset`'s items answered by `generator`.
+    public init(dataset: ReasoningDataset, generator: any TextGenerator, settings: EvolutionSettings, seed: UInt64) throws {
+        self.dataset = dataset; self.generator = generator; self.settings = settings; self.seed = seed
+        temperature = settings.temperature
+        try Self.check(settings)
+        guard !dataset.items(in: .labelled).isEmpty else { throw SettingError(description: "the dataset has no labelled items to train on; load it with a smaller --test, --validation or --unlabelled") }
+    }
+
+    /// Refuses the settings that need what items do not have, in one line each.
+    public static func check(_ s: EvolutionSettings) throws {
+        func no(_ what: String) -> SettingError { SettingError(description: "\(what) is not available on a real dataset's items yet; " + "use the outcome reward with all-correct or random selection") }
+        guard [.iterativeRFT, .restEM, .continuous].contains(s.method) else { throw no("method \(s.method.rawValue)") }
+        guard !s.selection.needsPRM, s.selection != .oracleSteps else { throw no("selection \(s.selection.rawValue)") }
+        guard !s.stepCheck, !s.readingVote else { throw no("the step checks (step_check, reading_vote)") }
+        guard [.labelled, .majority].contains(s.promptVariation) else { throw no("prompt_variation \(s.promptVariation.rawValue)") }
+    }
+
+    /// The same seeds as `Evolution` for the same purposes.
+    func derivedSeed(_ stream: RandomStream, iteration: Int) -> UInt64 {
+        SplitMix64.mix(seed ^ SplitMix64.mix(stream.rawValue << 32 | UInt64(iteration)))
+    }
+
+    /// Validation items of the dynamics (the first `dynamics_prompts`).
+    public var validationSet: [ReasoningItem] { Array(dataset.items(in: .validation).prefix(settings.dynamicsPrompts)) }
+
+    /// One iteration; the run changes only at its end, so an error or an interrupt leaves it as it was.
+    @discardableResult
+    public func step(shouldStop: (() -> Bool)? = nil) throws -> ItemStepResult {
+        let s = settings
+        try Self.check(s)
+        let start = Date()
+        var times = PhaseTimes()
+        func timed<R>(_ keyPath: WritableKeyPath<PhaseTimes, Double>, _ body: () throws -> R) rethrows -> R {
+            let t0 = Date()
+            defer { times[keyPath: keyPath] += Date().timeIntervalSince(t0) }
+            return try body()
+        }
+        let number = iteration + 1
+        guard !validationSet.isEmpty else { throw SettingError(description: "the dataset has no validation items for the dynamics; load it with --validation above 0") }
+
+        // The dynamic temperature: each candidate on the first temperature_prompts validation items.
+        var t = s.dynamicTemperature ? temperature : s.temperature
+        var search: TemperatureSearch?
+        if s.dynamicTemperature && iteration % s.temperatureEvery == 0 {
+            let items = Array(dataset.items(in: .validation).prefix(s.temperaturePrompts))
+            let candidates = try timed(\.temperature) {
+                try s.candidateTemperatures.map { c -> TemperatureSearch.Candidate in
+                    let (m, _) = try ItemEvaluation.measure(items, generator: generator, k: s.dynamicsK, temperature: c, greedy: false,
+                                                            seed: derivedSeed(.temperatureSearch, iteration: iteration), maxTokens: s.maxTokens,
+                                                            shouldStop: shouldStop)
+                    return TemperatureSearch.Candidate(temperature: c, rewardPassAt2: m.rewardPassAt2, passAtK: m.passAtK)
+                }
+            }
+            search = TemperatureSearch(iteration: number, criterion: s.temperatureCriterion, candidates: candidates,
+                                       chosen: TemperatureSearch.choose(candidates, by: s.temperatureCriterion, current: temperature))
+            t = search!.chosen
+        }
+
+        // Schedule: the next share of the labelled items in a seeded order, then unlabelled ones.
+        let labelled = dataset.items(in: .labelled), unlabelled = dataset.items(in: .unlabelled)
+        var scheduled: [(item: ReasoningItem, pool: Pool, stream: UInt64)] = []
+        let n = max(1, Int((s.effectiveInterval * Double(labelled.count)).rounded()))
+        scheduled += Evolution.take(from: cursor, count: n, size: labelled.count, seed: seed, stream: .labelledPrompts)
+            .map { (labelled[$0], .labelled, UInt64($0)) }
+        var u = 0
+        if s.promptVariation == .majority, !unlabelled.isEmpty, Double(iteration) / Double(s.iterations) >= s.mixin - 1e-9 {
+            u = max(1, Int((s.effectiveInterval * Double(unlabelled.count)).rounded()))
+            scheduled += Evolution.take(from: unlabelledCursor, count: u, size: unlabelled.count, seed: seed, stream: .unlabelledPrompts)
+                .map { (unlabelled[$0], .unlabelled, 1 << 31 | UInt64($0)) }
+        }
+
+        // Sample, reward against the gold answer (or the majority's), select.
+        let prompts = try scheduled.map { try ItemEvaluation.prompt($0.item, stream: $0.stream) }
+        let drawn = try timed(\.sample) {
+            try generator.generateText(prompts, k: s.k, options: SamplingOptions(temperature: t, maxTokens: s.maxTokens),
+                                       seed: derivedSeed(.sampling, iteration: iteration), shouldStop: shouldStop)
+        }
+        guard drawn.count == scheduled.count else { throw EvolutionInterrupted() }
+        var records: [ItemPromptRecord] = []
+        var pseudoRight = 0, pseudoTotal = 0
+        timed(\.select) {
+            for (i, p) in scheduled.enumerated() {
+                let keys = drawn[i].map { p.item.answerKey($0.text) }
+                var label: String? = ReasoningItem.goldKey
+                if p.pool == .unlabelled {
+                    var codes: [String: Int] = [:], names: [String] = []
+                    let coded = keys.map { key in key.map { k in codes[k] ?? { codes[k] = names.count; names.append(k); return names.count - 1 }() } }
+                    label = majorityVote(coded).map { names[$0] }
+                    pseudoTotal += 1
+                    pseudoRight += label == ReasoningItem.goldKey ? 1 : 0
+                }
+                let rewards: [Float] = keys.map { $0 != nil && $0 == label ? 1 : 0 }
+                var rng = RNG(seed: derivedSeed(.selection, iteration: iteration), stream: UInt64(i))
+                // Identical texts count once (the selector's dedupe compares sequences).
+                let kept = Set(Selector(s).select(rewards: rewards, prmScores: nil, tokens: drawn[i].map { $0.text.unicodeScalars.map { Int($0.value) } },
+                                                  rng: &rng))
+                records.append(ItemPromptRecord(item: p.item, pool: p.pool, label: label, responses: drawn[i], keys: keys, rewards: rewards,
+                                                selected: drawn[i].indices.map(kept.contains)))
+            }
+        }
+
+        // Hand-off: the selection in TRL's layout, for the trainer of the served model.
+        let examples = records.flatMap { r in
+            r.responses.indices.filter { r.selected[$0] }.map { j in
+                TrainerExample(id: "\(r.item.id)-\(j)", imageID: r.item.id, image: nil, imagePath: r.item.image?.resolved,
+                               question: r.item.promptText, response: r.responses[j].text)
+            }
+        }
+        var folder: URL?
+        if let dir = runDirectory, !examples.isEmpty {
+            let f = dir.appendingPathComponent("selections").appendingPathComponent("step-\(number)")
+            try timed(\.train) { try TrainerData.write(examples, format: .trl, to: f) }
+            folder = f
+        }
+
+        let (m, _) = try timed(\.dynamics) {
+            try ItemEvaluation.measure(validationSet, generator: generator, k: s.dynamicsK, temperature: t,
+                                       seed: derivedSeed(.dynamics, iteration: number), maxTokens: s.maxTokens, shouldStop: shouldStop)
+        }
+        times.step = number
+        times.total = Date().timeIntervalSince(start)
+        let record = DynamicsRecord(
+            step: number, epoch: (Double(number) * s.effectiveInterval * 1e6).rounded() / 1e6, method: s.method, temperature: t,
+            prompts: n, unlabelled: u, samples: records.reduce(0) { $0 + $1.responses.count },
+            correct: records.reduce(0) { $0 + $1.rewards.filter { $0 > 0 }.count }, selected: examples.count,
+            pseudoLabelAcc: pseudoTotal > 0 ? Double(pseudoRight) / Double(pseudoTotal) : nil, train: nil,
+            dynamics: m.dynamics, search: search)
+        iteration = number
+        cursor += n
+        unlabelledCursor += u
+        temperature = t
+        history.append(record)
+        let result = ItemStepResult(record: record, times: times, prompts: records, selectionFolder: folder)
+        last = result
+        if let dir = runDirectory { try appendDynamics(record, times, to: dir) }
+        return result
+    }
+}
