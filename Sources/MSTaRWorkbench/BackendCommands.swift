@@ -56,12 +56,26 @@ enum BackendCommands {
                 OptionSpec("scale", .int, default: .value(.int(1)), range: 1...32, help: "PNG pixels per scene pixel"),
             ]
         ) { cmd, s in
-            guard let last = s.engine.evolution?.last else { throw WorkbenchError("no step yet: run step first, then export its selection") }
             var examples: [TrainerExample] = []
-            for p in last.prompts {
-                for (j, r) in p.responses.enumerated() where r.selected {
-                    examples.append(TrainerExample(id: "\(p.example.id)-\(j)", imageID: p.example.id, image: p.example.image, question: p.example.question, response: r.text))
+            let step: Int
+            if s.engine.usedDataset != nil, let last = s.engine.itemRun?.last {
+                // A step on a real dataset's items: their image files and prompt texts.
+                step = last.record.step
+                for p in last.prompts {
+                    for j in p.responses.indices where p.selected[j] {
+                        examples.append(TrainerExample(id: "\(p.item.id)-\(j)", imageID: p.item.id, image: nil, imagePath: p.item.image?.resolved,
+                                                       question: p.item.promptText, response: p.responses[j].text))
+                    }
                 }
+            } else if s.engine.usedDataset == nil, let last = s.engine.evolution?.last {
+                step = last.record.step
+                for p in last.prompts {
+                    for (j, r) in p.responses.enumerated() where r.selected {
+                        examples.append(TrainerExample(id: "\(p.example.id)-\(j)", imageID: p.example.id, image: p.example.image, question: p.example.question, response: r.text))
+                    }
+                }
+            } else {
+                throw WorkbenchError("no step yet: run step first, then export its selection")
             }
             let format = TrainerFormat(rawValue: cmd.string("format"))!
             let dir = cmd.string("out")
@@ -69,7 +83,7 @@ enum BackendCommands {
                                               imageScale: cmd.int("scale"))
             let images = files.filter { $0.hasPrefix(TrainerData.imageFolder + "/") }.count
             let data = files.filter { !$0.hasPrefix(TrainerData.imageFolder + "/") }.map { "\(dir)/\($0)" }.joined(separator: " and ")
-            return CommandOutput(lines: ["wrote \(examples.count) selected responses of step \(last.record.step) to \(data), \(images) images to \(dir)/\(TrainerData.imageFolder)/"])
+            return CommandOutput(lines: ["wrote \(examples.count) selected responses of step \(step) to \(data), \(images) images to \(dir)/\(TrainerData.imageFolder)/"])
         })
     }
 

@@ -120,7 +120,7 @@ def test_a_step_on_items_rewards_selects_and_writes_the_selection_for_trl(served
         pytest.fail("no question got a clean greedy answer")
     dataset(question, content)
     journal = run("evolve", "data use items\nset temperature 0\nset k 3\nset max_tokens 4\nset dynamics_k 2\nset interval 1\n"
-                            "step\nsample --prompt 0\ndynamics\n")
+                            "step\nsample --prompt 0\ndynamics\nselection export --format llava --out llava\n")
     assert "#> step 1 (continuous, T 0): 2 prompts, 6 samples, 6 correct, 2 selected" in journal
     assert "#> validation (1 prompts, K 2): greedy 1.000, Pass@2 1.000, Reward-Pass@2 1.000 (vote), maj@2 1.000" in journal
     assert "#> selection for the trainer: selections/step-1 (TRL layout)" in journal
@@ -131,5 +131,9 @@ def test_a_step_on_items_rewards_selects_and_writes_the_selection_for_trl(served
         assert row["messages"][0]["content"][1]["text"] == question and row["messages"][1]["content"][0]["text"] == content
         copied = tmp_path / "evolve" / "selections" / "step-1" / row["images"][0]
         assert copied.read_bytes() == image.read_bytes()
+    # selection export writes the item step's selection in another trainer's layout, images copied.
+    llava = json.loads((tmp_path / "evolve" / "llava" / "train.json").read_text())
+    assert [c["conversations"][1]["value"] for c in llava] == [content, content]
+    assert (tmp_path / "evolve" / "llava" / llava[0]["image"]).read_bytes() == image.read_bytes()
     dynamics = [json.loads(l) for l in (tmp_path / "evolve" / "dynamics.jsonl").read_text().splitlines()]
     assert dynamics[0]["greedy_acc"] == 1 and "steps_correct_share" not in dynamics[0]
