@@ -175,8 +175,9 @@ public final class ItemEvolution {
         }
 
         let (m, _) = try timed(\.dynamics) {
+            // The same seed every iteration, as the digit dynamics, so that steps compare.
             try ItemEvaluation.measure(validationSet, generator: generator, k: s.dynamicsK, temperature: t,
-                                       seed: derivedSeed(.dynamics, iteration: number), maxTokens: s.maxTokens, shouldStop: shouldStop)
+                                       seed: derivedSeed(.dynamics, iteration: 0), maxTokens: s.maxTokens, shouldStop: shouldStop)
         }
         times.step = number
         times.total = Date().timeIntervalSince(start)
