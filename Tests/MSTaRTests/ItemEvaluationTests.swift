@@ -70,3 +70,48 @@ import Testing
         #expect(p.image == ImageFile(data: Data(png), mediaType: "image/png") && p.text == item.promptText && p.stream == 3)
     }
 }
+
+/// The loop on items with a generator that answers from a table: rewards against gold and
+/// majority labels, selection with duplicates counted once, the record, and what is refused.
+@Suite struct ItemEvolutionTests {
+    static func dataset() throws -> ReasoningDataset {
+        let items = (0..<8).map { i in ReasoningItem(id: "q\(i)", question: "What is \(i) + 1?", answer: String(i + 1), answerType: .integer) }
+        var d = ReasoningDataset(format: .mathvista, file: "t.json", items: items, badRecords: [], seed: 0,
+                                 fractions: try SplitFractions(unlabelled: 0.25, validation: 0.25, test: 0))
+        // Pinned splits, so the test reads plainly: 0-3 labelled, 4-5 unlabelled, 6-7 validation.
+        d.splits = [.labelled, .labelled, .labelled, .labelled, .unlabelled, .unlabelled, .validation, .validation]
+        return d
+    }
+
+    /// Every prompt gets "the answer is R" for each R of its row, cycling; the default is the gold answer twice, then 0.
+    static func generator(_ rows: [String: [String]] = [:]) -> ItemEvaluationTests.TableGenerator {
+        var table: [String: [String]] = [:]
+        for i in 0..<8 { table["What is \(i) + 1?"] = rows["What is \(i) + 1?"] ?? ["the answer is \(i + 1)", "the answer is \(i + 1)", "the answer is \(i + 1)", "the answer is 0"] }
+        return ItemEvaluationTests.TableGenerator(table)
+    }
+
+    @Test func aStepRewardsSelectsAndRecords() throws {
+        var settings = EvolutionSettings()
+        settings.method = .iterativeRFT  // a whole pass of the labelled items per step
+        settings.k = 4; settings.dynamicsK = 2; settings.promptVariation = .majority
+        let run = try ItemEvolution(dataset: try Self.dataset(), generator: Self.generator(), settings: settings, seed: 1)
+        let r = try run.step()
+        // Samples are table[1...4 mod 4]: gold, gold, "0", gold -> 3 right of 4; identical texts kept once.
+        #expect(r.record.prompts == 4 && r.record.unlabelled == 2 && r.record.samples == 24 && r.record.correct == 18)
+        #expect(r.record.selected == 6 && r.prompts.allSatisfy { $0.selected.filter { $0 }.count == 1 })
+        // Unlabelled items are rewarded by their majority answer, which is the gold one here.
+        #expect(r.prompts.filter { $0.pool == .unlabelled }.allSatisfy { $0.label == ReasoningItem.goldKey })
+        #expect(r.record.pseudoLabelAcc == 1)
+        #expect(r.record.greedyAcc == 1 && r.record.stepsCorrectShare == nil && r.record.entropy == nil)
+        #expect(run.iteration == 1 && run.cursor == 4 && run.history.count == 1)
+    }
+
+    @Test func whatNeedsTheDigitTasksIsRefused() throws {
+        for change in [{ (s: inout EvolutionSettings) in s.method = .grpo }, { s in s.selection = .prmTop }, { s in s.stepCheck = true },
+                       { s in s.promptVariation = .oracle }] {
+            var settings = EvolutionSettings()
+            change(&settings)
+            #expect(throws: SettingError.self) { try ItemEvolution(dataset: try Self.dataset(), generator: Self.generator(), settings: settings, seed: 1) }
+        }
+    }
+}
