@@ -14,6 +14,8 @@ public enum FuzzTargets {
         ("checkpoint", CheckpointHarness.run),
         ("jsonl", JSONLHarness.run),
         ("png", PNGHarness.run),
+        ("dataset", DatasetHarness.run),
+        ("answer", AnswerHarness.run),
     ]
 
     /// The harness called `name`.
