@@ -234,12 +234,6 @@ public final class Evolution {
         }
         return out
     }
-
-    // MARK: Logs
-
-    func appendLogs(_ record: DynamicsRecord, _ times: PhaseTimes, to dir: URL) throws {
-        try appendDynamics(record, times, to: dir)
-    }
 }
 
 /// Appends a step's record to `dir/dynamics.jsonl` and its times to `dir/timings.jsonl`.

@@ -2,21 +2,27 @@
 /// arrays: the dynamics monitor, pseudo-labelling and the tests share them.
 
 /// The answer most samples give (nil answers do not vote); ties go to the answer seen first.
+/// Answers are numbers on the digit tasks and answer keys (`ReasoningItem.answerKey`) on real items.
+public func majorityVote<Answer: Hashable>(_ answers: [Answer?]) -> Answer? {
+    weightedVote(answers, weights: [Float](repeating: 1, count: answers.count))
+}
+
+/// `majorityVote` of numbers (so that a literal such as `[nil, nil]` needs no type).
 public func majorityVote(_ answers: [Int?]) -> Int? {
     weightedVote(answers, weights: [Float](repeating: 1, count: answers.count))
 }
 
 /// The answer with the largest summed weight (PRM-weighted vote); ties go to the answer seen first.
-public func weightedVote(_ answers: [Int?], weights: [Float]) -> Int? {
+public func weightedVote<Answer: Hashable>(_ answers: [Answer?], weights: [Float]) -> Answer? {
     precondition(answers.count == weights.count, "one weight per answer")
-    var order: [Int] = []
-    var total: [Int: Float] = [:]
+    var order: [Answer] = []
+    var total: [Answer: Float] = [:]
     for (a, w) in zip(answers, weights) {
         guard let a else { continue }
         if total[a] == nil { order.append(a) }
         total[a, default: 0] += w
     }
-    var best: Int?
+    var best: Answer?
     var bestWeight = -Float.infinity
     for a in order where total[a]! > bestWeight { best = a; bestWeight = total[a]! }
     return best
@@ -36,8 +42,8 @@ public func rewardPassAt2(scores: [Float], correct: [Bool]) -> Bool {
 
 /// How many of `answers` agree with each one: a reward that needs no model (self-consistency),
 /// used to rank responses when there is no PRM.
-public func voteShares(_ answers: [Int?]) -> [Float] {
-    var count: [Int: Int] = [:]
+public func voteShares<Answer: Hashable>(_ answers: [Answer?]) -> [Float] {
+    var count: [Answer: Int] = [:]
     for case let a? in answers { count[a, default: 0] += 1 }
     return answers.map { a in a.map { Float(count[$0]!) / Float(answers.count) } ?? 0 }
 }

@@ -131,14 +131,18 @@ public enum ChatCompletion {
     /// out, with log-prob 0 when it sent none for it), "length" does not.
     public static func rollouts(from data: Data, n: Int, maxTokens: Int, tokenizer: Tokenizer,
                                 stopAtEOS: Bool = true) throws -> [Rollout] {
+        try choices(from: data, n: n).map { try rollout($0.element, at: $0.offset, maxTokens: maxTokens, tokenizer: tokenizer, stopAtEOS: stopAtEOS) }
+    }
+
+    /// The first `n` choices of a chat-completion answer, each with its place in the answer, in
+    /// sample order: choice i is sample i, ordered by `index` when the server gives one.
+    static func choices(from data: Data, n: Int) throws -> ArraySlice<(offset: Int, element: Response.Choice)> {
         let r: Response
         do { r = try JSONDecoder().decode(Response.self, from: data) } catch {
             throw RemoteError("the server's answer is not a chat completion (\(Self.why(error))): " + oneLine(String(decoding: data.prefix(120), as: UTF8.self)))
         }
         guard let choices = r.choices else { throw RemoteError("the server's answer has no \"choices\"") }
-        // Choice i is sample i: order by index when the server gives one.
-        let ordered = choices.enumerated().sorted { ($0.element.index ?? $0.offset, $0.offset) < ($1.element.index ?? $1.offset, $1.offset) }
-        return try ordered.prefix(n).map { try rollout($0.element, at: $0.offset, maxTokens: maxTokens, tokenizer: tokenizer, stopAtEOS: stopAtEOS) }
+        return choices.enumerated().sorted { ($0.element.index ?? $0.offset, $0.offset) < ($1.element.index ?? $1.offset, $1.offset) }.prefix(n)
     }
 
     static func rollout(_ c: Response.Choice, at i: Int, maxTokens: Int, tokenizer: Tokenizer, stopAtEOS: Bool) throws -> Rollout {
@@ -194,13 +198,7 @@ public enum ChatCompletion {
     /// The free-text responses of a chat-completion answer, at most `n`, in choice order: each
     /// choice's content, whether it stopped by itself, and its log-probs when the server sent them.
     public static func texts(from data: Data, n: Int) throws -> [TextRollout] {
-        let r: Response
-        do { r = try JSONDecoder().decode(Response.self, from: data) } catch {
-            throw RemoteError("the server's answer is not a chat completion (\(Self.why(error))): " + oneLine(String(decoding: data.prefix(120), as: UTF8.self)))
-        }
-        guard let choices = r.choices else { throw RemoteError("the server's answer has no \"choices\"") }
-        let ordered = choices.enumerated().sorted { ($0.element.index ?? $0.offset, $0.offset) < ($1.element.index ?? $1.offset, $1.offset) }
-        return try ordered.prefix(n).map { i, c in
+        try choices(from: data, n: n).map { i, c in
             guard let text = c.message?.content else { throw RemoteError("choice \(i) has no message.content") }
             let logProbs = (c.logprobs?.content ?? []).compactMap(\.logprob).filter { $0.isFinite && $0 <= 0 }
             return TextRollout(text: text, finished: c.finish_reason != "length", logProbs: logProbs)

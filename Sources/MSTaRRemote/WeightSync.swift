@@ -65,13 +65,11 @@ public final class WeightSync: @unchecked Sendable {
         try post("resume", [:])
     }
 
-    /// A 64-bit hash of every weight's bits (FNV-1a over the float words).
+    /// A 64-bit hash of every weight's bits.
     static func fingerprint(_ model: VisionLanguageModel) -> UInt64 {
-        var h: UInt64 = 0xcbf29ce484222325
-        for (_, t) in model.namedParameters {
-            for i in 0..<t.count { h = (h ^ UInt64(t.ptr[i].bitPattern)) &* 0x100000001b3 }
-        }
-        return h
+        var h = FNV1a()
+        for (_, t) in model.namedParameters { h.add(t) }
+        return h.value
     }
 }
 

@@ -16,6 +16,9 @@ public struct FNV1a: Sendable {
     /// Adds a 64-bit word, byte by byte (little-endian).
     public mutating func add(_ word: UInt64) { for i in 0..<8 { add(UInt8(truncatingIfNeeded: word >> (8 * i))) } }
 
+    /// Adds every element's bits, in order, each as a 64-bit word.
+    public mutating func add(_ tensor: Tensor) { for i in 0..<tensor.count { add(UInt64(tensor.ptr[i].bitPattern)) } }
+
     /// The hash as lowercase hex.
     public var hex: String { String(value, radix: 16) }
 }

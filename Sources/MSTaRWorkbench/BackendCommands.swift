@@ -61,12 +61,7 @@ enum BackendCommands {
             if s.engine.usedDataset != nil, let last = s.engine.itemRun?.last {
                 // A step on a real dataset's items: their image files and prompt texts.
                 step = last.record.step
-                for p in last.prompts {
-                    for j in p.responses.indices where p.selected[j] {
-                        examples.append(TrainerExample(id: "\(p.item.id)-\(j)", imageID: p.item.id, image: nil, imagePath: p.item.image?.resolved,
-                                                       question: p.item.promptText, response: p.responses[j].text))
-                    }
-                }
+                examples = last.prompts.flatMap(\.selectedExamples)
             } else if s.engine.usedDataset == nil, let last = s.engine.evolution?.last {
                 step = last.record.step
                 for p in last.prompts {

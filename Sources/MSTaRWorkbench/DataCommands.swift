@@ -224,13 +224,7 @@ public enum DataCommands {
 
     /// The lines `data show --dataset NAME --index I` prints for one item.
     static func describeItem(_ s: Session, dataset name: String, index: Int) throws -> [String] {
-        guard let d = s.engine.reasoningSets[name] else {
-            if s.engine.datasets[name] != nil {
-                throw WorkbenchError("\(name) holds mstar examples, not items: data show --dataset is for MathVista, M3CoT, ScienceQA and LLaVA datasets")
-            }
-            let known = s.engine.reasoningSets.keys.sorted()
-            throw WorkbenchError("no dataset \(name)" + (known.isEmpty ? "; load one with data load FILE --as \(name)" : "; loaded: \(known.joined(separator: ", "))"))
-        }
+        let d = try ItemCommands.dataset(s, name)
         guard index >= 0, index < d.items.count else {
             throw WorkbenchError("--index \(index) is outside \(name): use 0 to \(d.items.count - 1)")
         }

@@ -20,15 +20,12 @@ enum ItemCommands {
 
     /// The items of `name` in `split` (all of them when nil), in file order.
     static func items(_ s: Session, _ name: String, split: String?) throws -> [ReasoningItem] {
-        guard let d = s.engine.reasoningSets[name] else {
-            let known = s.engine.reasoningSets.keys.sorted()
-            throw WorkbenchError("no dataset \(name)" + (known.isEmpty ? "; load one with data load FILE --as \(name)" : "; loaded: \(known.joined(separator: ", "))"))
-        }
+        let d = try dataset(s, name)
         guard let split else { return d.items }
         guard let wanted = DatasetSplit(rawValue: split) else {
             throw WorkbenchError("--split \(split) is not a split of a loaded dataset; use " + DatasetSplit.allCases.map(\.rawValue).joined(separator: ", "))
         }
-        return zip(d.items, d.splits).filter { $0.1 == wanted }.map(\.0)
+        return d.items(in: wanted)
     }
 
     /// `eval --dataset NAME`: greedy accuracy, Pass@K, majority@K and Reward-Pass@2 (vote) per answer type.
@@ -74,13 +71,11 @@ enum ItemCommands {
         }
         BackendCommands.flushRecords(s)
         let m = measured[0]
-        var out = CommandOutput(lines: ["\(item.id)  answer type \(item.answerType.rawValue)  item \(index) of \(name)"])
-        for l in item.promptText.split(separator: "\n", omittingEmptySubsequences: false).prefix(40) { out.line("  " + l) }
+        var out = heading(item, "item \(index) of \(name)")
         out.line("gold: \(item.answer)")
-        var codes: [String: Int] = [:]
-        for case let k? in m.keys where codes[k] == nil { codes[k] = codes.count }
+        let distinct = Set(m.keys.compactMap { $0 }).count
         let right = m.correct.filter { $0 }.count
-        out.line("\(m.samples.count) responses, \(right) right, \(m.keys.filter { $0 != nil }.count) with an answer, \(codes.count) distinct answers")
+        out.line("\(m.samples.count) responses, \(right) right, \(m.keys.filter { $0 != nil }.count) with an answer, \(distinct) distinct answers")
         for (j, r) in m.samples.enumerated().prefix(cmd.int("show")) {
             let answer = FreeTextAnswer.extract(r.text).map { "\"\(oneLine($0.text, 60))\" (\($0.source.rawValue))" } ?? "none"
             let steps = StepSplitter.split(r.text).count
@@ -115,6 +110,9 @@ enum ItemCommands {
     /// A loaded real dataset by name, or a one-line error listing them.
     static func dataset(_ s: Session, _ name: String) throws -> ReasoningDataset {
         guard let d = s.engine.reasoningSets[name] else {
+            if s.engine.datasets[name] != nil {
+                throw WorkbenchError("\(name) holds mstar examples, not items: --dataset and data use take MathVista, M3CoT, ScienceQA and LLaVA datasets")
+            }
             let known = s.engine.reasoningSets.keys.sorted()
             throw WorkbenchError("no dataset \(name)" + (known.isEmpty ? "; load one with data load FILE --as \(name)" : "; loaded: \(known.joined(separator: ", "))"))
         }
@@ -139,8 +137,7 @@ enum ItemCommands {
     /// One item step: the run's state moves only when it completes.
     static func step(_ run: ItemEvolution, _ s: Session) throws -> CommandOutput {
         defer { BackendCommands.flushRecords(s) }
-        let r: ItemStepResult
-        do { r = try run.step(shouldStop: { Interrupt.requested }) } catch is EvolutionInterrupted { throw Interrupted() }
+        let r = try measure { try run.step(shouldStop: { Interrupt.requested }) }
         var out = EngineCommands.describe(r.record, r.times)
         if let f = r.selectionFolder {
             // Named inside the run directory, so that the output does not depend on where the run is.
@@ -156,8 +153,7 @@ enum ItemCommands {
         guard let last = run.last else { throw WorkbenchError("no step yet: step runs one") }
         guard index >= 0, index < last.prompts.count else { throw WorkbenchError("--prompt \(index) is outside the last step: use 0 to \(last.prompts.count - 1)") }
         let p = last.prompts[index]
-        var out = CommandOutput(lines: ["\(p.item.id)  answer type \(p.item.answerType.rawValue)  prompt \(index) of the last step, \(p.pool.rawValue)"])
-        for l in p.item.promptText.split(separator: "\n", omittingEmptySubsequences: false).prefix(40) { out.line("  " + l) }
+        var out = heading(p.item, "prompt \(index) of the last step, \(p.pool.rawValue)")
         out.line("gold: \(p.item.answer)   label used: " + (p.label == ReasoningItem.goldKey ? "the gold answer" : p.label.map { "\($0) (majority)" } ?? "none"))
         out.line("\(p.responses.count) responses, \(p.rewards.filter { $0 > 0 }.count) rewarded, \(p.selected.filter { $0 }.count) selected")
         for (j, r) in p.responses.enumerated().prefix(show) {
@@ -165,6 +161,13 @@ enum ItemCommands {
             out.line("[\(j)] \(verdict)  answer \(p.keys[j] ?? "none")  length \(r.length)\(r.finished ? "" : " (cut)")")
             out.line("    " + oneLine(r.text, 200))
         }
+        return out
+    }
+
+    /// An item's id, answer type and `where`, then its prompt text indented (at most 40 lines).
+    static func heading(_ item: ReasoningItem, _ where: String) -> CommandOutput {
+        var out = CommandOutput(lines: ["\(item.id)  answer type \(item.answerType.rawValue)  \(`where`)"])
+        for l in item.promptText.split(separator: "\n", omittingEmptySubsequences: false).prefix(40) { out.line("  " + l) }
         return out
     }
 

@@ -98,16 +98,12 @@ public enum ItemEvaluation {
         var surprisal = 0.0, scored = 0
         var types: [String: (n: Int, g: Int, p: Double)] = [:]
         for m in measured {
-            // Answer keys as small integers, in order of first appearance, for the shared vote functions.
-            var codes: [String: Int] = [:]
-            let coded = m.keys.map { key in key.map { k in codes[k] ?? { codes[k] = codes.count; return codes.count - 1 }() } }
-            let gold = codes[ReasoningItem.goldKey]
             let c = m.correct.filter { $0 }.count
             let p = k > 0 ? MSTaRModel.passAtK(n: m.samples.count, c: c, k: k) : 0
             let right = m.greedy.map { m.item.isCorrect($0.text) } ?? false
             pass += p; g += right ? 1 : 0
-            maj += gold != nil && majorityVote(coded) == gold ? 1 : 0
-            rp2 += !m.samples.isEmpty && rewardPassAt2(scores: voteShares(coded), correct: m.correct) ? 1 : 0
+            maj += majorityVote(m.keys) == ReasoningItem.goldKey ? 1 : 0
+            rp2 += !m.samples.isEmpty && rewardPassAt2(scores: voteShares(m.keys), correct: m.correct) ? 1 : 0
             answered += m.keys.filter { $0 != nil }.count
             samples += m.samples.count
             length += m.samples.reduce(0) { $0 + $1.length }

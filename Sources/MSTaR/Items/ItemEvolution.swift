@@ -18,6 +18,16 @@ public struct ItemPromptRecord: Sendable {
     public var selected: [Bool]
 }
 
+extension ItemPromptRecord {
+    /// The selected responses as a trainer's examples: the item's image file and prompt text, the response.
+    public var selectedExamples: [TrainerExample] {
+        responses.indices.filter { selected[$0] }.map { j in
+            TrainerExample(id: "\(item.id)-\(j)", imageID: item.id, image: nil, imagePath: item.image?.resolved,
+                           question: item.promptText, response: responses[j].text)
+        }
+    }
+}
+
 /// What one item step did.
 public struct ItemStepResult: Sendable {
     /// The step's line of dynamics.jsonl (the same record as a digit step's; steps verified absent).
@@ -144,9 +154,7 @@ public final class ItemEvolution {
                 let keys = drawn[i].map { p.item.answerKey($0.text) }
                 var label: String? = ReasoningItem.goldKey
                 if p.pool == .unlabelled {
-                    var codes: [String: Int] = [:], names: [String] = []
-                    let coded = keys.map { key in key.map { k in codes[k] ?? { codes[k] = names.count; names.append(k); return names.count - 1 }() } }
-                    label = majorityVote(coded).map { names[$0] }
+                    label = majorityVote(keys)
                     pseudoTotal += 1
                     pseudoRight += label == ReasoningItem.goldKey ? 1 : 0
                 }
@@ -161,12 +169,7 @@ public final class ItemEvolution {
         }
 
         // Hand-off: the selection in TRL's layout, for the trainer of the served model.
-        let examples = records.flatMap { r in
-            r.responses.indices.filter { r.selected[$0] }.map { j in
-                TrainerExample(id: "\(r.item.id)-\(j)", imageID: r.item.id, image: nil, imagePath: r.item.image?.resolved,
-                               question: r.item.promptText, response: r.responses[j].text)
-            }
-        }
+        let examples = records.flatMap(\.selectedExamples)
         var folder: URL?
         if let dir = runDirectory, !examples.isEmpty {
             let f = dir.appendingPathComponent("selections").appendingPathComponent("step-\(number)")

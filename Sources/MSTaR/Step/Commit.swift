@@ -28,7 +28,7 @@ extension Evolution {
         history.append(record)
         let result = StepResult(record: record, times: times, prompts: records, train: report, dynamics: dynamics)
         last = result
-        if let dir = runDirectory { try appendLogs(record, times, to: dir) }
+        if let dir = runDirectory { try appendDynamics(record, times, to: dir) }
         return result
     }
 }

@@ -135,10 +135,9 @@ public final class NativeTrainer: PolicyTrainer {
     public func stateDigest() throws -> String {
         // The weights' and moments' bits and the step (or a mark for no optimizer).
         var h = FNV1a()
-        func add(_ t: Tensor) { for i in 0..<t.count { h.add(UInt64(t.ptr[i].bitPattern)) } }
-        for (_, t) in policy.namedParameters { add(t) }
+        for (_, t) in policy.namedParameters { h.add(t) }
         if let o = optimizer {
-            for (_, t) in o.stateTensors() { add(t) }
+            for (_, t) in o.stateTensors() { h.add(t) }
             h.add(UInt64(o.step))
         } else {
             h.add(UInt64.max)
