@@ -43,7 +43,7 @@ let package = Package(
         .target(name: "MSTaR", dependencies: ["MSTaRTensor", "MSTaRTasks", "MSTaRModel"]),
         // The remote backend: a ResponseGenerator and a StepScorer over an OpenAI-compatible server
         // (vLLM, `mstar serve`), on Foundation's URLSession (docs/remote.md). It needs only the model layer.
-        .target(name: "MSTaRRemote", dependencies: ["MSTaRTensor", "MSTaRTasks", "MSTaRModel"]),
+        .target(name: "MSTaRRemote", dependencies: ["MSTaRTensor", "MSTaRTasks", "MSTaRModel", "MSTaR"]),
         .target(name: "MSTaRWorkbench", dependencies: ["MSTaRTensor", "MSTaRTasks", "MSTaRModel", "MSTaR", "MSTaRRemote", "CEditLine"]),
         // `mstar serve`: the OpenAI-compatible HTTP server over a native policy (docs/serve.md).
         .target(name: "MSTaRServe", dependencies: [
@@ -65,7 +65,7 @@ let package = Package(
         .testTarget(name: "MSTaRTests", dependencies: ["MSTaR"]),
         .testTarget(name: "MSTaRWorkbenchTests", dependencies: ["MSTaRWorkbench", "MSTaRTasks", "MSTaRModel", "MSTaR"]),
         .testTarget(name: "MSTaRServeTests", dependencies: ["MSTaRServe", "MSTaR", "MSTaRModel", "MSTaRTasks", "MSTaRTensor"]),
-        .testTarget(name: "MSTaRRemoteTests", dependencies: ["MSTaRRemote", "MSTaRServe", "MSTaRModel", "MSTaRTasks", "MSTaRTensor"]),
+        .testTarget(name: "MSTaRRemoteTests", dependencies: ["MSTaRRemote", "MSTaR", "MSTaRServe", "MSTaRModel", "MSTaRTasks", "MSTaRTensor"]),
         .testTarget(name: "MSTaRFuzzTests", dependencies: ["MSTaRFuzz", "MSTaRModel", "MSTaRTasks", "MSTaRTensor"]),
     ]
 )

@@ -26,10 +26,23 @@ public final class RemoteGenerator: ResponseGenerator, @unchecked Sendable {
     private var fallback = false
     private var omitted: Set<String> = []
     private var modelLength: Int?? = .none
+    private var served: String?
+
+    /// The model name requests carry: `settings.model`, or what a reload switched to (a LoRA
+    /// adapter's name, a model directory's path for a server that loads models by path).
+    public var requestModel: String {
+        get { lock.withLock { served ?? settings.model } }
+        set { lock.withLock { served = newValue == settings.model ? nil : newValue } }
+    }
+
+    /// Whether `GET /v1/models` must list `settings.model` (false for servers that load a model
+    /// directory named in the request, which list only what they have loaded).
+    public let requireListed: Bool
 
     /// A generator for the model `settings.model` at `settings.url`.
-    public init(settings: RemoteSettings, tokenizer: Tokenizer = .standard) {
+    public init(settings: RemoteSettings, tokenizer: Tokenizer = .standard, requireListed: Bool = true) {
         self.settings = settings
+        self.requireListed = requireListed
         self.tokenizer = tokenizer
         client = RemoteClient(settings)
     }
@@ -50,6 +63,12 @@ public final class RemoteGenerator: ResponseGenerator, @unchecked Sendable {
     /// serve `settings.model`.
     public func maxModelLength() throws -> Int? {
         if let known = lock.withLock({ modelLength }) { return known }
+        if !requireListed {
+            // A server that loads models by path lists what it has cached, not what it can load.
+            _ = try client.send(settings.endpoint("/models"), body: nil, record: RequestRecord(endpoint: "models", tries: 0, seconds: 0))
+            lock.withLock { modelLength = .some(nil) }
+            return nil
+        }
         let data = try client.send(settings.endpoint("/models"), body: nil, record: RequestRecord(endpoint: "models", tries: 0, seconds: 0))
         guard let o = try? JSONSerialization.jsonObject(with: data) as? [String: Any], let list = o["data"] as? [[String: Any]] else {
             throw RemoteError("\(settings.endpoint("/models").absoluteString) did not answer a model list")
@@ -100,7 +119,7 @@ public final class RemoteGenerator: ResponseGenerator, @unchecked Sendable {
                 stopped: @escaping () -> Bool) throws -> [Rollout] {
         let (question, prefix) = ChatCompletion.split(p.prompt, tokenizer: tokenizer)
         return try draw(k: k, index: index, requestSeed: SeedMapping.requestSeed(seed: seed, stream: p.stream)) { n, seed, sample in
-            let body = ChatCompletion.body(model: settings.model, question: question, image: p.image, n: n, options: options,
+            let body = ChatCompletion.body(model: requestModel, question: question, image: p.image, n: n, options: options,
                                            maxTokens: maxTokens, seed: seed, responsePrefix: prefix)
             return try request(body, n: n, maxTokens: maxTokens, seed: seed, prompt: index, sample: sample, stopped: stopped) {
                 try ChatCompletion.rollouts(from: $0, n: n, maxTokens: maxTokens, tokenizer: tokenizer, stopAtEOS: options.stopAtEOS)
@@ -158,7 +177,7 @@ extension RemoteGenerator: TextGenerator {
             return try draw(k: k, index: i, requestSeed: SeedMapping.requestSeed(seed: seed, stream: p.stream)) { n, seed, sample in
                 while true {
                     let omitting = omittedFields
-                    let body = ChatCompletion.body(model: settings.model, prompt: p, n: n, options: options, maxTokens: maxTokens, seed: seed,
+                    let body = ChatCompletion.body(model: requestModel, prompt: p, n: n, options: options, maxTokens: maxTokens, seed: seed,
                                                    omitting: omitting)
                     do {
                         return try request(body, n: n, maxTokens: maxTokens, seed: seed, prompt: i, sample: sample, stopped: stopped) {

@@ -10,6 +10,18 @@ public enum WeightReload: String, CaseIterable, Sendable {
     /// vLLM's disk weight update as `mstar serve` answers it: the weights saved as a checkpoint,
     /// then `POST /pause`, `POST /update_weights {"path"}`, `POST /resume` at the server's root.
     case updateWeights = "update-weights"
+    /// Requests name the model directory to sample from (servers that load a model on demand, such
+    /// as HF `transformers serve` started without a model). External trainers only.
+    case byPath = "by-path"
+    /// vLLM's runtime LoRA loading: `POST /v1/load_lora_adapter {"lora_name", "lora_path"}`, then
+    /// requests name the adapter. External trainers that write adapters only.
+    case lora
+    /// The trainer configuration's `restart_command` restarts the server on the new model
+    /// directory; mstar waits until `GET /v1/models` answers. External trainers only.
+    case restart
+
+    /// Whether native training can use it (the others load a trainer's model directory).
+    public var native: Bool { self == .none || self == .updateWeights }
 }
 
 /// Keeps the server serving the weights the method samples from.
@@ -49,7 +61,10 @@ public final class WeightSync: @unchecked Sendable {
     }
 
     /// The pause / update / resume exchange; resumes even when the update fails.
-    private func update() throws {
+    private func update() throws { try Self.update(client, path: directory.path) }
+
+    /// Makes the server at `client` load the weights at `path` (pause, update, resume).
+    static func update(_ client: RemoteClient, path: String) throws {
         let root = client.settings.root
         func post(_ name: String, _ body: [String: Any]) throws {
             let data = try JSONSerialization.data(withJSONObject: body, options: [.sortedKeys])
@@ -57,10 +72,10 @@ public final class WeightSync: @unchecked Sendable {
         }
         try post("pause", [:])
         do {
-            try post("update_weights", ["path": directory.path])
+            try post("update_weights", ["path": path])
         } catch {
             try? post("resume", [:])
-            throw RemoteError("the server did not take the new weights: \(error); check that it can read \(directory.path)")
+            throw RemoteError("the server did not take the new weights: \(error); check that it can read \(path)")
         }
         try post("resume", [:])
     }

@@ -20,6 +20,8 @@ enum BackendCommands {
         var scorer: RemoteStepScorer?
         /// With `--reload update-weights`: what gives the server the weights each call samples from.
         var sync: WeightSync?
+        /// How trained weights reach the server (`--reload`).
+        var reload: WeightReload = .none
     }
 
     /// Where `--reload update-weights` saves the weights the server loads, in the run directory.
@@ -42,7 +44,9 @@ enum BackendCommands {
                 OptionSpec("prm-url", .string, help: "base URL of a server with the PRM (/pooling)"),
                 OptionSpec("prm-model", .string, help: "the served PRM's name"),
                 OptionSpec("reload", .choice(WeightReload.allCases.map(\.rawValue)),
-                           help: "how trained weights reach the server: none (it keeps its own) or update-weights (/pause, /update_weights, /resume)"),
+                           help: "how trained weights reach the server: none (it keeps its own), update-weights (/pause, /update_weights, /resume); for a trainer's model also by-path (requests name its directory), lora (/v1/load_lora_adapter) or restart (the trainer configuration's restart_command)"),
+                OptionSpec("trainer", .choice(TrainerKind.allCases.map(\.rawValue)), help: "the existing trainer of item steps (as the trainer command; needs --allow-trainers)"),
+                OptionSpec("trainer-config", .path, help: "the trainer's JSON configuration (with --trainer)"),
             ]
         ) { cmd, s in try backend(cmd, s) })
 
@@ -86,7 +90,7 @@ enum BackendCommands {
         guard let kind = cmd.optionalString("kind") else {
             return CommandOutput(lines: ["backend: " + describe(s)])
         }
-        let remoteOptions = ["url", "model", "api-key-env", "prm-url", "prm-model", "reload"].filter { cmd.optionalString($0) != nil }
+        let remoteOptions = ["url", "model", "api-key-env", "prm-url", "prm-model", "reload", "trainer", "trainer-config"].filter { cmd.optionalString($0) != nil }
             + ["max-in-flight", "timeout"].filter { cmd.values[$0] != nil }
         if kind == "native" {
             guard remoteOptions.isEmpty else {
@@ -112,9 +116,17 @@ enum BackendCommands {
         if (cmd.optionalString("prm-url") == nil) != (cmd.optionalString("prm-model") == nil) {
             throw WorkbenchError("give --prm-url and --prm-model together (the PRM's server and its model name)")
         }
+        if (cmd.optionalString("trainer") == nil) != (cmd.optionalString("trainer-config") == nil) {
+            throw WorkbenchError("give --trainer and --trainer-config together (the trainer and its JSON configuration)")
+        }
+        let reload = WeightReload(rawValue: cmd.optionalString("reload") ?? "none") ?? .none
+        if cmd.optionalString("trainer") != nil && !s.allowTrainers {
+            throw WorkbenchError("--trainer runs a program at every step; start mstar with --allow-trainers (mstar run --allow-trainers FILE) for a session whose scripts you trust")
+        }
         let settings = RemoteSettings(url: url, model: model, apiKey: key, maxInFlight: cmd.optionalInt("max-in-flight") ?? 8,
                                       timeout: cmd.optionalDouble("timeout") ?? 120)
-        let generator = RemoteGenerator(settings: settings)
+        // A server that loads the model directory a request names lists only what it has loaded.
+        let generator = RemoteGenerator(settings: settings, requireListed: reload != .byPath)
         var length: Int?
         do { length = try generator.maxModelLength() } catch { throw WorkbenchError("backend remote: \(Session.describe(error))") }
         var scorer: RemoteStepScorer?
@@ -132,18 +144,26 @@ enum BackendCommands {
         default: break  // refused above
         }
         var sync: WeightSync?
-        if WeightReload(rawValue: cmd.optionalString("reload") ?? "none") == .updateWeights {
+        if reload == .updateWeights {
             let folder = try s.writablePath(servedName, .folder, what: "the served policy's folder")
             sync = WeightSync(generator: generator, directory: URL(fileURLWithPath: folder))
             description += "; weights to the server by /update_weights from \(servedName)/"
         }
-        s.engine.remote = Remote(description: description, generator: generator, scorer: scorer, sync: sync)
+        if !reload.native { description += "; a trainer's models reach the server by \(reload.rawValue)" }
+        s.engine.remote = Remote(description: description, generator: generator, scorer: scorer, sync: sync, reload: reload)
         if let run = s.engine.evolution { apply(run, s) }
-        // Training stays native; the server has the trained weights only when it is given them.
-        let training = sync == nil
-            ? "training stays native: the server's weights change only when it is given new ones (--reload update-weights, docs/remote.md)"
-            : "training stays native: before each call the server gets the weights it must sample from (saved to \(servedName)/)"
-        return CommandOutput(lines: ["backend: " + description, training])
+        var out = CommandOutput(lines: ["backend: " + description])
+        if let kind = cmd.optionalString("trainer") {
+            out.append(try TrainerCommands.choose(kind, config: cmd.optionalString("trainer-config"), s))
+        } else if s.engine.trainer != nil {
+            out.line("item steps train with the trainer: " + TrainerCommands.describe(s))
+        } else {
+            // Training stays native; the server has the trained weights only when it is given them.
+            out.line(sync == nil
+                ? "training stays native: the server's weights change only when it is given new ones (--reload update-weights, docs/remote.md)"
+                : "training stays native: before each call the server gets the weights it must sample from (saved to \(servedName)/)")
+        }
+        return out
     }
 
     /// The backend in use, in one line.

@@ -63,6 +63,7 @@ public enum EngineCommands {
         registerPolicyCommands(in: session)
         registerMethodCommands(in: session)
         BackendCommands.register(in: session)
+        TrainerCommands.register(in: session)
     }
 
     /// Refuses a temperature_min above temperature_max (or the reverse) as the `set` that made it;
@@ -156,6 +157,7 @@ public enum EngineCommands {
 
     static func f3(_ x: Double?) -> String { x.map { String(format: "%.3f", $0) } ?? "-" }
     static func f2(_ x: Double) -> String { String(format: "%.2f", x) }
+    static func g(_ x: Double) -> String { String(format: "%.4g", x) }
     /// A temperature as typed: "0.3", "1".
     static func t(_ x: Float) -> String { x == x.rounded() ? String(Int(x)) : "\(x)" }
     static func count(_ n: Int) -> String {
@@ -201,6 +203,7 @@ public enum EngineCommands {
             guard FileManager.default.fileExists(atPath: dir.path) else {
                 throw WorkbenchError("no checkpoint at \(cmd.string("dir")); make the pre-evolved one with: scripts/mstar pre-evolve")
             }
+            if ItemEvolution.isRun(dir) { return try ItemCommands.load(dir, shown: cmd.string("dir"), s) }
             if Evolution.isRun(dir) {
                 let run = try Evolution.resume(from: dir, suite: try DataCommands.suite(s))
                 s.engine.policy = run.initialPolicy
@@ -221,6 +224,10 @@ public enum EngineCommands {
             arguments: [ArgumentSpec("dir", .outputPath, help: "where (inside the run directory when relative)")]
         ) { cmd, s in
             let dir = URL(fileURLWithPath: try s.writablePath(cmd.string("dir"), .folder, what: "DIR"))
+            if let name = s.engine.usedDataset, let run = s.engine.itemRun {
+                try ItemCommands.save(run, dataset: name, to: dir)
+                return CommandOutput(lines: ["saved item run on \(name) after \(run.iteration) iterations to \(cmd.string("dir"))"])
+            }
             if let run = s.engine.evolution {
                 try run.save(to: dir)
                 return CommandOutput(lines: ["saved run after \(run.iteration) iterations to \(cmd.string("dir"))"])

@@ -34,6 +34,10 @@ final class EngineState {
     var calibration: PRMCalibration?
     /// The remote backend (`backend remote`); nil: the engine's own sampler.
     var remote: BackendCommands.Remote?
+    /// The external trainer of item runs (`trainer KIND --config FILE`); nil: none.
+    var trainer: TrainerCommands.Setup?
+    /// A loaded item run's trainer state, until the trainer is attached to it.
+    var savedTrainerState: ExternalTrainer.State?
     /// Whether a recipe or a loaded run is setting many settings at once (cross-checks wait for the end).
     var applyingSettings = false
 

@@ -3,6 +3,7 @@ import MSTaR
 import MSTaRModel
 import MSTaRRemote
 import MSTaRTasks
+import MSTaRTensor
 
 /// `eval --dataset` and `sample --dataset`: a real dataset's items (`data load`) on a served model
 /// (`backend remote`), with free-text answers matched against the gold ones (docs/datasets.md).
@@ -126,10 +127,12 @@ enum ItemCommands {
         let settings = try EngineCommands.evolutionSettings(s)
         if let run = s.engine.itemRun {
             run.settings = settings
+            try TrainerCommands.attach(run, s)
             return run
         }
         let run = try ItemEvolution(dataset: try dataset(s, name), generator: try generator(s), settings: settings, seed: s.seed)
         run.runDirectory = URL(fileURLWithPath: s.outputPath(".")).standardizedFileURL
+        try TrainerCommands.attach(run, s)
         s.engine.itemRun = run
         return run
     }
@@ -144,6 +147,14 @@ enum ItemCommands {
             let dir = URL(fileURLWithPath: s.outputPath(".")).standardizedFileURL.path + "/"
             let path = f.standardizedFileURL.path
             out.line("selection for the trainer: \(path.hasPrefix(dir) ? String(path.dropFirst(dir.count)) : path) (TRL layout)")
+        }
+        if let t = run.trainer as? ExternalTrainer, let r = t.lastRecord, r.step == run.iteration {
+            let dir = URL(fileURLWithPath: s.outputPath(".")).standardizedFileURL.path + "/"
+            func inRun(_ p: String) -> String { p.hasPrefix(dir) ? String(p.dropFirst(dir.count)) : p }
+            let lrs = r.learning_rates
+            out.line("trainer \(r.kind): \(r.steps) steps" + (lrs.isEmpty ? "" : ", lr \(EngineCommands.g(lrs.first!)) to \(EngineCommands.g(lrs.last!))")
+                     + ", step \(r.global_step); serving \(inRun(r.model))" + (r.checkpoint.map { ", checkpoint \(inRun($0))" } ?? ""))
+            out.volatile("trainer: \(EngineCommands.f2(r.seconds)) s")
         }
         return out
     }
@@ -176,5 +187,65 @@ enum ItemCommands {
         let flat = text.split(whereSeparator: \.isNewline).joined(separator: " / ")
             .unicodeScalars.map { $0.properties.generalCategory == .control ? " " : String($0) }.joined()
         return flat.count > limit ? String(flat.prefix(limit - 3)) + "..." : flat
+    }
+
+    // MARK: save and load
+
+    /// The trainer's file in a saved item run.
+    static let trainerStateName = "trainer.json"
+
+    /// What a saved item run keeps of its trainer.
+    struct SavedTrainer: Codable {
+        var kind: String
+        var state: ExternalTrainer.State
+    }
+
+    /// `save DIR` of an item run: its state, and its trainer's (the model and checkpoint it continues from).
+    static func save(_ run: ItemEvolution, dataset name: String, to dir: URL) throws {
+        var extra: [String: Data] = [:]
+        if let t = run.trainer as? ExternalTrainer {
+            let e = JSONEncoder()
+            e.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            extra[trainerStateName] = try e.encode(SavedTrainer(kind: t.config.kind.rawValue, state: t.state))
+        }
+        try run.save(to: dir, dataset: name, extra: extra)
+    }
+
+    /// `load DIR` of a saved item run: the same dataset must be loaded under the same name, the
+    /// backend chosen, and the trainer too when the run had one.
+    static func load(_ dir: URL, shown: String, _ s: Session) throws -> CommandOutput {
+        let name = ItemEvolution.savedDataset(dir) ?? "?"
+        guard s.engine.reasoningSets[name] != nil else {
+            throw WorkbenchError("\(shown) is a run on dataset \(name): load that dataset first (data load FILE --as \(name), with the same --seed and fractions)")
+        }
+        let run = try ItemEvolution.resume(from: dir, dataset: try dataset(s, name), name: name, generator: try generator(s))
+        var trainerLine = "no trainer"
+        let statePath = dir.appendingPathComponent(trainerStateName).path
+        if FileManager.default.fileExists(atPath: statePath) {
+            let saved: SavedTrainer
+            do { saved = try JSONDecoder().decode(SavedTrainer.self, from: try InputFile.read(statePath, limit: InputFile.jsonLimit)) } catch {
+                throw WorkbenchError("\(shown)/\(trainerStateName) is not a trainer state: \(error)")
+            }
+            guard let setup = s.engine.trainer, setup.config.kind.rawValue == saved.kind else {
+                throw WorkbenchError("\(shown) was trained with the \(saved.kind) trainer: choose it first (trainer \(saved.kind) --config FILE), then load")
+            }
+            for (what, path) in [("model", saved.state.model), ("checkpoint", saved.state.checkpoint)] {
+                guard let path else { continue }
+                guard FileManager.default.fileExists(atPath: path) else { throw WorkbenchError("\(shown): the run's \(what) \(path) is gone; it cannot continue without it") }
+            }
+            guard saved.state.iterations == run.iteration, (0...1_000_000_000).contains(saved.state.globalStep),
+                  saved.state.horizon.map({ (1...1_000_000_000).contains($0) }) ?? true else {
+                throw WorkbenchError("\(shown)/\(trainerStateName): its iteration or steps do not match the run's (\(run.iteration) iterations)")
+            }
+            _ = setup
+            s.engine.savedTrainerState = saved.state
+            trainerLine = "trainer \(saved.kind) at step \(saved.state.globalStep), serving \(saved.state.model)"
+        }
+        run.runDirectory = URL(fileURLWithPath: s.outputPath(".")).standardizedFileURL
+        s.engine.usedDataset = name
+        s.engine.itemRun = run
+        try EngineCommands.apply(run.settings, s)
+        try TrainerCommands.attach(run, s)
+        return CommandOutput(lines: ["item run \(shown) on \(name): \(run.iteration) iterations done, method \(run.settings.method.rawValue), temperature \(EngineCommands.t(run.temperature)); \(trainerLine)"])
     }
 }

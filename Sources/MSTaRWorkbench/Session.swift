@@ -191,6 +191,9 @@ public final class Session {
     /// Whether commands may write outside the run directory (`--write-anywhere`). Off by default, so
     /// a replayed script writes only into its own run directory.
     public var writeAnywhere = false
+    /// Whether commands may run external trainers and restart commands (`mstar --allow-trainers`,
+    /// `mstar run --allow-trainers`): a shared script must not run programs unless its reader says so.
+    public var allowTrainers = false
 
     /// What a command is about to write at a path.
     public enum OutputKind: Sendable {

@@ -18,11 +18,14 @@ struct ReplCommand: ParsableCommand {
     @Flag(help: "Let commands write outside the run directory (save, plot --out, data export).")
     var writeAnywhere = false
 
+    @Flag(help: "Let the trainer and backend commands run an external trainer (TRL, LLaMA-Factory, ms-swift, a command) and a server restart command.")
+    var allowTrainers = false
+
     func run() throws {
         let dir = out ?? "runs/session-" + Self.stamp()
         let interactive = isatty(STDIN_FILENO) == 1
         let session = try WorkbenchSetup.makeSession(runDirectory: dir, mode: interactive ? .interactive : .headless,
-                                                     writeAnywhere: writeAnywhere)
+                                                     writeAnywhere: writeAnywhere, allowTrainers: allowTrainers)
         let status = Repl(session: session, historyPath: history ?? LineEditor.defaultHistoryPath(), interactive: interactive).run()
         if status != 0 { throw ExitCode(status) }
     }

@@ -6,11 +6,13 @@ import MSTaRWorkbench
 /// Builds the sessions of `mstar` and `mstar run`: the workbench's built-ins plus every layer's
 /// commands, settings, metrics and recipes (the engine registers its own here).
 enum WorkbenchSetup {
-    static func makeSession(runDirectory: String, mode: Session.Mode, inputDirectory: String? = nil, writeAnywhere: Bool = false) throws -> Session {
+    static func makeSession(runDirectory: String, mode: Session.Mode, inputDirectory: String? = nil, writeAnywhere: Bool = false,
+                            allowTrainers: Bool = false) throws -> Session {
         do { try Session.checkRunDirectory(runDirectory) } catch { throw ValidationError(Session.describe(error)) }
         Numerics.warnIfSlow()
         let session = Session(runDirectory: runDirectory, mode: mode, inputDirectory: inputDirectory)
         session.writeAnywhere = writeAnywhere
+        session.allowTrainers = allowTrainers
         EngineCommands.register(in: session)
         // The process runs at the `threads` setting's default until a script or the prompt sets it.
         Runtime.setThreads(ProcessInfo.processInfo.activeProcessorCount)
@@ -27,7 +29,7 @@ struct RunCommand: ParsableCommand {
         The run directory (default runs/<script name>) receives session.mstar (the journal: every command with
         all parameters resolved) and plots/. The replayed script, with fresh outputs, is printed as it runs.
         Commands write only inside the run directory unless --write-anywhere is given; no command runs a program
-        (docs/workbench.md, "Safety").
+        unless --allow-trainers is given (docs/workbench.md, "Safety").
         Exit status: 0 done, 1 a command failed or (--verify) an output differs, 130 interrupted.
         """)
 
@@ -52,6 +54,9 @@ struct RunCommand: ParsableCommand {
     @Flag(help: "Let the script's commands write outside the run directory (save, plot --out, data export).")
     var writeAnywhere = false
 
+    @Flag(help: "Let the trainer and backend commands run an external trainer (TRL, LLaMA-Factory, ms-swift, a command) and a server restart command.")
+    var allowTrainers = false
+
     func validate() throws {
         if verify && update { throw ValidationError("--verify and --update exclude each other: verify first, then update") }
     }
@@ -66,7 +71,7 @@ struct RunCommand: ParsableCommand {
         let session = try WorkbenchSetup.makeSession(runDirectory: dir, mode: .headless,
                                                      inputDirectory: (file as NSString).deletingLastPathComponent.isEmpty
                                                          ? nil : (file as NSString).deletingLastPathComponent,
-                                                     writeAnywhere: writeAnywhere)
+                                                     writeAnywhere: writeAnywhere, allowTrainers: allowTrainers)
         Interrupt.install()
         let echo: (String) -> Void = quiet ? { _ in } : { print($0) }
         let replayed: Script

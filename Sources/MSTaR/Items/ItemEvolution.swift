@@ -68,6 +68,10 @@ public final class ItemEvolution {
     public internal(set) var last: ItemStepResult?
     /// When set, each step appends to dynamics.jsonl and timings.jsonl here and writes its selection.
     public var runDirectory: URL?
+    /// What trains the served model on each step's selection (nil: the selection is only written).
+    public var trainer: (any SelectionTrainer)?
+    /// Receives the trainer's output lines as they come (the progress display).
+    public var trainerOutput: ((String) -> Void)?
 
     /// A run over `dataset`'s items answered by `generator`.
     public init(dataset: ReasoningDataset, generator: any TextGenerator, settings: EvolutionSettings, seed: UInt64) throws {
@@ -108,6 +112,11 @@ public final class ItemEvolution {
         }
         let number = iteration + 1
         guard !validationSet.isEmpty else { throw SettingError(description: "the dataset has no validation items for the dynamics; load it with --validation above 0") }
+        guard trainer == nil || runDirectory != nil else { throw SettingError(description: "a trainer needs the run directory to write the selection to") }
+        // Until the step completes, a trained model is pending: any failure puts the committed one back.
+        var committed = false
+        defer { if !committed { trainer?.rollback() } }
+        try trainer?.prepare()
 
         // The dynamic temperature: each candidate on the first temperature_prompts validation items.
         var t = s.dynamicTemperature ? temperature : s.temperature
@@ -168,12 +177,21 @@ public final class ItemEvolution {
             }
         }
 
-        // Hand-off: the selection in TRL's layout, for the trainer of the served model.
+        // Hand-off: the selection in TRL's layout, trained on by the trainer of the served model,
+        // which then serves the result for the dynamics below.
         let examples = records.flatMap(\.selectedExamples)
         var folder: URL?
+        var report: TrainReport?
         if let dir = runDirectory, !examples.isEmpty {
             let f = dir.appendingPathComponent("selections").appendingPathComponent("step-\(number)")
-            try timed(\.train) { try TrainerData.write(examples, format: .trl, to: f) }
+            try timed(\.train) {
+                try TrainerData.write(examples, format: .trl, to: f)
+                if let trainer {
+                    let job = SelectionJob(iteration: number, iterations: s.iterations, data: f, examples: examples, carry: .of(s.method),
+                                           lr: s.lr, batchSize: s.batchSize, epochs: s.trainEpochs, seed: derivedSeed(.training, iteration: iteration))
+                    report = try trainer.train(job, progress: trainerOutput, shouldStop: shouldStop)
+                }
+            }
             folder = f
         }
 
@@ -188,8 +206,10 @@ public final class ItemEvolution {
             step: number, epoch: (Double(number) * s.effectiveInterval * 1e6).rounded() / 1e6, method: s.method, temperature: t,
             prompts: n, unlabelled: u, samples: records.reduce(0) { $0 + $1.responses.count },
             correct: records.reduce(0) { $0 + $1.rewards.filter { $0 > 0 }.count }, selected: examples.count,
-            pseudoLabelAcc: pseudoTotal > 0 ? Double(pseudoRight) / Double(pseudoTotal) : nil, train: nil,
+            pseudoLabelAcc: pseudoTotal > 0 ? Double(pseudoRight) / Double(pseudoTotal) : nil, train: report,
             dynamics: m.dynamics, search: search)
+        try trainer?.commit()
+        committed = true
         iteration = number
         cursor += n
         unlabelledCursor += u

@@ -15,7 +15,7 @@ extension Evolution {
                                          promptsPerUpdate: s.grpoPromptsPerUpdate, seed: derivedSeed(.grpo, iteration: iteration),
                                          shouldStop: shouldStop)
         }
-        let carry: CarryRule = s.method == .restEM ? .restart : s.method == .iterativeRFT ? .fresh : .carry
+        let carry = CarryRule.of(s.method)
         let report = try trainer.trainSFT(sequences, carry: carry, lr: s.lr, batchSize: s.batchSize, epochs: s.trainEpochs,
                                           seed: derivedSeed(.training, iteration: iteration), shouldStop: shouldStop)
         if report != nil, shouldStop?() == true { throw EvolutionInterrupted() }

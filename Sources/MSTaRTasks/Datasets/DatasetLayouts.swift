@@ -1,45 +1,5 @@
 import Foundation
 
-/// A JSON value as a dataset record holds it: the layouts disagree on types (an answer is a
-/// string in MathVista, a letter in M3CoT, an index in ScienceQA), so records are read loosely
-/// and each field is checked where it is used.
-public enum JSONValue: Sendable, Equatable, Decodable {
-    case null
-    case bool(Bool)
-    case number(Double)
-    case string(String)
-    case array([JSONValue])
-    case object([String: JSONValue])
-
-    public init(from decoder: Decoder) throws {
-        let c = try decoder.singleValueContainer()
-        if c.decodeNil() { self = .null }
-        else if let b = try? c.decode(Bool.self) { self = .bool(b) }
-        else if let d = try? c.decode(Double.self) { self = .number(d) }
-        else if let s = try? c.decode(String.self) { self = .string(s) }
-        else if let a = try? c.decode([JSONValue].self) { self = .array(a) }
-        else { self = .object(try c.decode([String: JSONValue].self)) }
-    }
-
-    /// A string, number or boolean as text (whole numbers without ".0"); nil for the rest.
-    public var text: String? {
-        switch self {
-        case .string(let s): return s
-        case .number(let d):
-            if d == d.rounded(), abs(d) < 1e15 { return String(Int(d)) }
-            return String(d)
-        case .bool(let b): return String(b)
-        default: return nil
-        }
-    }
-
-    /// The object's fields, or nil.
-    public var object: [String: JSONValue]? {
-        if case .object(let o) = self { return o }
-        return nil
-    }
-}
-
 /// The record layouts `data load --format` reads.
 public enum DatasetFormat: String, Sendable, NamedCase, CaseIterable {
     /// mstar's own digit-task JSONL (docs/tasks.md), read by `JSONL.read` into `Example`s.
