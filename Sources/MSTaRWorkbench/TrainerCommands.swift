@@ -20,7 +20,7 @@ enum TrainerCommands {
         session.settingsNotes["trainer"] = { s in "trainer: " + describe(s) }
         session.register(CommandSpec(
             "trainer", group: "method", summary: "train the served model with an existing trainer: trainer [none|trl|llamafactory|swift|command] --config FILE",
-            discussion: "After each item step's selection (data use NAME, backend remote), the trainer runs as a subprocess on it: trl runs scripts/trainers/trl_sft.py (TRL's SFTTrainer), llamafactory runs llamafactory-cli train on a generated YAML, swift runs swift sft --config on one, command runs a shell template whose {placeholders} are replaced by quoted values. The method's state rule decides where each iteration starts: continuous resumes the last checkpoint with the whole run's schedule, iterative RFT starts from the last model with a fresh optimizer, ReST-EM from the initial model. The trained model reaches the server by backend remote --reload. FILE is a JSON configuration (docs/remote.md). Running a trainer runs a program: start mstar with --allow-trainers.",
+            discussion: "After each item step's selection (data use NAME, backend remote), the trainer runs as a subprocess on it: trl runs scripts/trainers/trl_sft.py (TRL's SFTTrainer), llamafactory runs llamafactory-cli train on a generated YAML, swift runs swift sft on one, command runs a shell template whose {placeholders} are replaced by quoted values. The method's state rule decides where each iteration starts: continuous resumes the last checkpoint with the whole run's schedule, iterative RFT starts from the last model with a fresh optimizer, ReST-EM from the initial model. The trained model reaches the server by backend remote --reload. FILE is a JSON configuration (docs/remote.md). Running a trainer runs a program: start mstar with --allow-trainers.",
             arguments: [ArgumentSpec("kind", .choice(["none"] + TrainerKind.allCases.map(\.rawValue)), default: .none, help: "the trainer, or none")],
             options: [OptionSpec("config", .path, help: "the trainer's JSON configuration (model, launcher, config, env, ...)")]
         ) { cmd, s in
@@ -34,6 +34,7 @@ enum TrainerCommands {
             options: [
                 OptionSpec("out", .outputPath, default: .required, help: "folder for the generated files (inside the run directory when relative)"),
                 OptionSpec("data", .path, help: "the selection folder, in the trainer's layout"),
+                OptionSpec("resume", .path, help: "plan the iteration after this checkpoint (a checkpoint-N folder with trainer_state.json): continuing a run from it"),
             ]
         ) { cmd, s in try plan(cmd, s) })
     }
@@ -111,8 +112,19 @@ enum TrainerCommands {
         guard let setup = s.engine.trainer else { throw WorkbenchError("no trainer: choose one with trainer KIND --config FILE") }
         let settings = try EngineCommands.evolutionSettings(s)
         let run = s.engine.usedDataset != nil ? s.engine.itemRun : nil
-        let state = (run?.trainer as? ExternalTrainer)?.state ?? s.engine.savedTrainerState
-        let iteration = (run?.iteration ?? 0) + 1
+        var state = (run?.trainer as? ExternalTrainer)?.state ?? s.engine.savedTrainerState
+        var iteration = (run?.iteration ?? 0) + 1
+        if let r = cmd.optionalString("resume") {
+            // The iteration after a checkpoint: its weights, and (continuous) its optimizer and step.
+            let checkpoint = URL(fileURLWithPath: s.inputPath(r)).standardizedFileURL
+            guard let step = TrainerOutputs.readState(checkpoint.appendingPathComponent("trainer_state.json"))?.step, (0...1_000_000_000).contains(step) else {
+                throw WorkbenchError("--resume \(r) has no readable trainer_state.json with its global_step; give a checkpoint-N folder a trainer saved")
+            }
+            let done = max(1, state?.iterations ?? (iteration - 1))
+            state = ExternalTrainer.State(model: checkpoint.path, checkpoint: checkpoint.path, globalStep: step,
+                                          horizon: state?.horizon ?? setup.config.maxSteps, iterations: done)
+            iteration = done + 1
+        }
         let data: URL
         var examples: [TrainerExample] = []
         if let d = cmd.optionalString("data") {

@@ -92,7 +92,8 @@ import Testing
         let launch = try TrainerLaunch.make(config, it, driver: "")
         #expect(launch.argv == ["llamafactory-cli", "train", "/o2/mstar-train.yaml"])
         let yaml = launch.files["mstar-train.yaml"]!
-        for line in ["template: \"llava\"", "dataset: \"mstar_selection\"", "dataset_dir: \"/o2/data\"", "model_name_or_path: \"/o1\"",
+        for line in ["template: \"llava\"", "dataset: \"mstar_selection\"", "dataset_dir: \"/o2/data\"", "model_name_or_path: \"/o1/checkpoint-3\"",
+                     "finetuning_type: \"full\"", "overwrite_output_dir: true",
                      "max_steps: 6", "save_steps: 6", "resume_from_checkpoint: \"/o1/checkpoint-3\"", "ignore_data_skip: true",
                      "learning_rate: 0.0001", "per_device_train_batch_size: 2", "lr_scheduler_type: \"constant\""] {
             #expect(yaml.contains("\n" + line + "\n"), "\(line) in\n\(yaml)")

@@ -8,7 +8,7 @@ public enum TrainerKind: String, CaseIterable, Sendable, Codable {
     case trl
     /// LLaMA-Factory: `llamafactory-cli train CONFIG.yaml` on a generated YAML.
     case llamafactory
-    /// ms-swift: `swift sft --config CONFIG.yaml` on a generated YAML.
+    /// ms-swift: `swift sft CONFIG.yaml` on a generated YAML.
     case swift
     /// Any other trainer: a shell command template whose `{placeholders}` are replaced by quoted values.
     case command

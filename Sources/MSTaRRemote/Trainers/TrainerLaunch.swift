@@ -62,8 +62,11 @@ public struct TrainerLaunch: Sendable, Equatable {
             return TrainerLaunch(argv: config.program + args, environment: env, files: [:])
         case .llamafactory, .swift:
             let path = it.output.appendingPathComponent(configName).path
-            return TrainerLaunch(argv: config.program + (config.kind == .swift ? ["--config", path] : [path]), environment: env,
-                                 files: [configName: try yaml(config, it)])
+            if config.kind == .swift, env["ROOT_IMAGE_DIR"] == nil {
+                // ms-swift resolves relative image paths against this folder (else the working directory).
+                env["ROOT_IMAGE_DIR"] = it.data.path
+            }
+            return TrainerLaunch(argv: config.program + [path], environment: env, files: [configName: try yaml(config, it)])
         case .command:
             let t = try CommandTemplate(config.command ?? "", allowed: placeholders, what: "the command trainer's \"command\"")
             return TrainerLaunch(argv: config.program + [t.render(values)], environment: env, files: [:])
@@ -83,22 +86,29 @@ public struct TrainerLaunch: Sendable, Equatable {
     static func yaml(_ config: TrainerConfig, _ it: TrainerIteration) throws -> String {
         var keys = config.config
         func set(_ k: String, _ v: JSONValue) { keys[k] = v }
+        func setDefault(_ k: String, _ v: JSONValue) { if keys[k] == nil { keys[k] = v } }
         let hf: [(String, JSONValue)] = [
             ("output_dir", .string(it.output.path)), ("learning_rate", .number(Double("\(it.lr)") ?? Double(it.lr))),
             ("num_train_epochs", .number(Double(it.epochs))), ("per_device_train_batch_size", .number(Double(it.batchSize))),
-            ("seed", .number(Double(it.seed))), ("data_seed", .number(Double(it.seed))),
-            ("lr_scheduler_type", .string(config.lrScheduler)), ("warmup_steps", .number(Double(config.warmupSteps))),
-            ("gradient_accumulation_steps", .number(Double(config.gradientAccumulation))),
-            ("logging_steps", .number(1)), ("report_to", .string("none")), ("overwrite_output_dir", .bool(true)),
+            ("seed", .number(Double(it.seed))), ("lr_scheduler_type", .string(config.lrScheduler)), ("warmup_steps", .number(Double(config.warmupSteps))),
+            ("gradient_accumulation_steps", .number(Double(config.gradientAccumulation))), ("logging_steps", .number(1)), ("report_to", .string("none")),
         ]
         for (k, v) in hf { set(k, v) }
+        // A continuous iteration loads the weights from the checkpoint it resumes: the HF Trainer's resume
+        // restores optimizer, schedule, RNG and step but (transformers 5) none of a LLaVA's renamed weights.
+        let start = it.resume ?? it.model
         if config.kind == .llamafactory {
             // The selection folder as a registered dataset: TrainerData writes its dataset_info.json beside train.json.
-            set("model_name_or_path", .string(it.model)); set("stage", .string("sft")); set("do_train", .bool(true))
-            set("dataset", .string("mstar_selection")); set("dataset_dir", .string(it.data.path))
+            set("model_name_or_path", .string(start)); set("stage", .string("sft")); set("do_train", .bool(true))
+            set("dataset", .string(TrainerData.llamaFactoryName)); set("dataset_dir", .string(it.data.path))
+            // Else an output folder that holds checkpoints is silently resumed from its last one.
+            set("overwrite_output_dir", .bool(true))
+            setDefault("finetuning_type", .string("full"))  // the method trains the whole policy; LLaMA-Factory's default is LoRA
         } else {
-            set("model", .string(it.model)); set("dataset", .array([.string(it.data.appendingPathComponent(it.format.fileName).path)]))
+            set("model", .string(start)); set("dataset", .array([.string(it.data.appendingPathComponent(it.format.fileName).path)]))
             set("add_version", .bool(false))  // the output folder is the one given, not a dated folder inside it
+            setDefault("tuner_type", .string("full"))  // ms-swift's default is LoRA
+            setDefault("check_model", .bool(false))  // else it asks ModelScope about the model first
         }
         if it.horizon != nil {
             // Continuous: resume the last checkpoint on new data and stop at this iteration's last step,
@@ -113,7 +123,9 @@ public struct TrainerLaunch: Sendable, Equatable {
             if let r = it.resume { set("resume_from_checkpoint", .string(r)) } else { keys["resume_from_checkpoint"] = nil }
         } else {
             keys["max_steps"] = nil; keys["resume_from_checkpoint"] = nil
-            set("save_strategy", .string("no"))
+            // LLaMA-Factory saves the final model in the output folder; ms-swift only in checkpoints.
+            if config.kind == .llamafactory { set("save_strategy", .string("no")) }
+            else { set("save_strategy", .string("epoch")); set("save_only_model", .bool(true)) }
         }
         var lines = ["# Written by mstar for iteration \(it.iteration); the trainer configuration's \"config\" with the run's values."]
         for k in keys.keys.sorted() { lines.append("\(k): \(keys[k]!.json)") }

@@ -78,7 +78,7 @@ public struct TrainerOutputs: Sendable, Equatable {
     }
 
     /// The global step and the per-step log entries of a `trainer_state.json` (bounded read).
-    static func readState(_ url: URL) -> (step: Int, log: [(step: Int, lr: Double, loss: Double)])? {
+    public static func readState(_ url: URL) -> (step: Int, log: [(step: Int, lr: Double, loss: Double)])? {
         guard let data = try? InputFile.read(url.path, limit: 64 << 20),
               let o = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
               let step = number(o["global_step"]).map({ Int($0) }) else { return nil }
