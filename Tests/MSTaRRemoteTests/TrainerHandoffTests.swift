@@ -227,4 +227,31 @@ import Testing
         #expect(Date().timeIntervalSince(start) < 20)  // SIGINT to the trainer's group, not its 60 s sleep
         #expect(run.iteration == 0 && trainer.state.iterations == 0)
     }
+
+    @Test func aSavedRunContinuesAtTheNextIterationFromItsCheckpoint() throws {
+        let dir = try Self.folder("save")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let (run, trainer, _) = try Self.run(dir, method: .continuous)
+        try run.step()
+        let saved = dir.appendingPathComponent("saved")
+        try run.save(to: saved, dataset: "t", extra: ["trainer.json": try JSONEncoder().encode(trainer.state)])
+        // A new session: the same dataset, a new trainer given the saved state.
+        let (fresh, _, remote) = try Self.run(dir, method: .continuous)
+        let resumed = try ItemEvolution.resume(from: saved, dataset: try Self.dataset(), name: "t", generator: GoldGenerator())
+        resumed.runDirectory = fresh.runDirectory
+        let state = try JSONDecoder().decode(ExternalTrainer.State.self, from: Data(contentsOf: saved.appendingPathComponent("trainer.json")))
+        let again = ExternalTrainer(config: (fresh.trainer as! ExternalTrainer).config,
+                                    served: try ServedModel(reload: .byPath, generator: remote, initialModel: dir.appendingPathComponent("pi0").path, restartCommand: nil),
+                                    runDirectory: fresh.runDirectory!, driver: "", state: state)
+        resumed.trainer = again
+        #expect(resumed.iteration == 1 && resumed.cursor == run.cursor && resumed.history == run.history && resumed.temperature == run.temperature)
+        try resumed.step()
+        let step1 = dir.appendingPathComponent("run/trainer/step-1").path
+        #expect(try Self.ledger(dir).last?.hasPrefix("model=\(step1) resume=\(step1)/checkpoint-3 start=3 stop=6") == true)
+        #expect(resumed.iteration == 2 && again.state.globalStep == 6 && again.state.horizon == 9)
+        // A different dataset is refused in one line.
+        var other = try Self.dataset()
+        other.splits.swapAt(0, 7)
+        #expect(throws: SettingError.self) { try ItemEvolution.resume(from: saved, dataset: other, name: "t", generator: GoldGenerator()) }
+    }
 }
