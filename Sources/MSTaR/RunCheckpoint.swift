@@ -20,15 +20,22 @@ struct RunState: Codable {
 extension RunState {
     /// Checks every number read from evolution.json before the run uses it to size or index anything.
     func validate() throws {
-        func need(_ ok: Bool, _ why: String) throws { if !ok { throw SettingError(description: why) } }
-        try need(format == "mstar-run-1", "format is '\(format)'; this mstar reads mstar-run-1")
-        try settings.validate()
-        try need((0...settings.iterations).contains(iteration), "iteration is \(iteration); allowed 0 to \(settings.iterations) (the run's length)")
-        for (name, v) in [("cursor", cursor), ("unlabelledCursor", unlabelledCursor)] {
-            try need((0...TrainingState.maxStep).contains(v), "\(name) is \(v); allowed 0 to \(TrainingState.maxStep)")
-        }
-        try need(temperature.isFinite && temperature >= 0 && temperature <= 10, "temperature is \(temperature); allowed 0 to 10")
+        guard format == "mstar-run-1" else { throw SettingError(description: "format is '\(format)'; this mstar reads mstar-run-1") }
+        try validateRunPosition(settings: settings, iteration: iteration, cursors: [("cursor", cursor), ("unlabelledCursor", unlabelledCursor)],
+                                temperature: temperature)
     }
+}
+
+/// The checks every saved run's position gets before it is used: its settings as `set` would take
+/// them, an iteration within the run's length, cursors and a temperature within their ranges.
+func validateRunPosition(settings: EvolutionSettings, iteration: Int, cursors: [(String, Int)], temperature: Float) throws {
+    func need(_ ok: Bool, _ why: String) throws { if !ok { throw SettingError(description: why) } }
+    try settings.validate()
+    try need((0...settings.iterations).contains(iteration), "iteration is \(iteration); allowed 0 to \(settings.iterations) (the run's length)")
+    for (name, v) in cursors {
+        try need((0...TrainingState.maxStep).contains(v), "\(name) is \(v); allowed 0 to \(TrainingState.maxStep)")
+    }
+    try need(temperature.isFinite && temperature >= 0 && temperature <= 10, "temperature is \(temperature); allowed 0 to 10")
 }
 
 extension Evolution {

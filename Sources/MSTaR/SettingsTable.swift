@@ -90,7 +90,7 @@ extension EvolutionSettings {
         .real("epochs", \.epochs, 0...1000, openLow: true, "passes over the prompt set in a whole run (evolve with no count runs them)"),
         .int("k", \.k, 1...256, "samples per prompt"),
         .real("temperature", \.temperature, 0...10, "sampling temperature (the start when dynamic_temperature is on)"),
-        .int("max_tokens", \.maxTokens, 2...64, "most tokens per response"),
+        .int("max_tokens", \.maxTokens, 2...65_536, "most tokens per response (the native sampler stops at the policy's context)"),
         // Training on the selection.
         .real("lr", \.lr, 0...1, "learning rate of training on the selection"),
         .int("batch_size", \.batchSize, 1...4096, "sequences per training batch"),

@@ -151,6 +151,8 @@ public final class RemoteGenerator: ResponseGenerator, @unchecked Sendable {
                             parse: (Data) throws -> [R]) throws -> [R] {
         var rec = RequestRecord(endpoint: "chat/completions", prompt: prompt, sample: sample, n: n, seed: seed, max_tokens: maxTokens,
                                 tries: 0, seconds: 0)
+        let asked = requestModel
+        if asked != settings.model { rec.model = asked }
         if usesPerSampleRequests { rec.fallback = true }
         do {
             return try client.send(settings.endpoint("/chat/completions"), body: body, record: rec, shouldStop: stopped) { data in

@@ -49,6 +49,8 @@ public struct RemoteSettings: Sendable, Equatable {
 public struct RequestRecord: Codable, Sendable, Equatable {
     /// `chat/completions`, `pooling` or `models`.
     public var endpoint: String
+    /// The model asked for, when it is not `--model` (a trainer's model directory or adapter).
+    public var model: String?
     /// The prompt (or scored item) of the call it served, from 0.
     public var prompt: Int?
     /// The sample it asked for alone (the n-fallback), or nil for all `n`.

@@ -149,7 +149,12 @@ enum BackendCommands {
             sync = WeightSync(generator: generator, directory: URL(fileURLWithPath: folder))
             description += "; weights to the server by /update_weights from \(servedName)/"
         }
-        if !reload.native { description += "; a trainer's models reach the server by \(reload.rawValue)" }
+        switch reload {
+        case .byPath: description += "; a trainer's models are asked for by their directory"
+        case .lora: description += "; a trainer's adapters are loaded with /v1/load_lora_adapter"
+        case .restart: description += "; the server is restarted on each trainer's model"
+        default: break
+        }
         s.engine.remote = Remote(description: description, generator: generator, scorer: scorer, sync: sync, reload: reload)
         if let run = s.engine.evolution { apply(run, s) }
         var out = CommandOutput(lines: ["backend: " + description])
@@ -157,6 +162,8 @@ enum BackendCommands {
             out.append(try TrainerCommands.choose(kind, config: cmd.optionalString("trainer-config"), s))
         } else if s.engine.trainer != nil {
             out.line("item steps train with the trainer: " + TrainerCommands.describe(s))
+        } else if !reload.native {
+            out.line("item steps train the served model once a trainer is chosen (trainer KIND --config FILE)")
         } else {
             // Training stays native; the server has the trained weights only when it is given them.
             out.line(sync == nil

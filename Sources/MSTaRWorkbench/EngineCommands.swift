@@ -538,7 +538,10 @@ public enum EngineCommands {
             what += "\(d.prompts) prompts" + (d.unlabelled > 0 ? " + \(d.unlabelled) unlabelled" : "")
                 + ", \(count(d.samples)) samples, \(count(d.correct)) correct, \(d.selected) selected"
         }
-        if let loss = d.trainLoss { what += "; loss \(String(format: "%.4f", loss)) on \(count(d.trainTokens)) tokens (\(d.updates) updates)" }
+        if let loss = d.trainLoss {
+            // An external trainer reports its steps and losses, not the tokens that carried them.
+            what += "; loss \(String(format: "%.4f", loss))" + (d.trainTokens > 0 ? " on \(count(d.trainTokens)) tokens" : "") + " (\(d.updates) updates)"
+        }
         out.line(what)
         if let p = d.pseudoLabelAcc { out.line("pseudo labels right on \(f3(p)) of unlabelled prompts") }
         out.line("validation (\(d.validation) prompts, K \(d.k)): greedy \(f3(d.greedyAcc)), Pass@\(d.k) \(f3(d.passAtK)), Reward-Pass@2 \(f3(d.rewardPassAt2)) (\(d.ranker)), maj@\(d.k) \(f3(d.majorityAtK))"

@@ -141,7 +141,7 @@ enum TrainerCommands {
         try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
         let job = SelectionJob(iteration: iteration, iterations: settings.iterations, data: data, examples: examples, carry: .of(settings.method),
                                lr: settings.lr, batchSize: settings.batchSize, epochs: settings.trainEpochs, seed: 0)
-        let it = ExternalTrainer.iteration(job, config: setup.config, state: state, output: out, data: data)
+        let it = ExternalTrainer.iteration(job, config: setup.config, state: state, folder: out, data: data)
         let launch: TrainerLaunch
         do { launch = try TrainerLaunch.make(setup.config, it, driver: driver()) } catch let e as TrainerError { throw WorkbenchError(e.description) }
         for (name, text) in launch.files.sorted(by: { $0.key < $1.key }) {

@@ -67,19 +67,19 @@ import Testing
         func argv(_ it: TrainerIteration) throws -> [String] { try TrainerLaunch.make(config, it, driver: "/d/trl_sft.py").argv }
 
         // Continuous: iteration 1 fixes the horizon (3 iterations x 3 steps); iteration 2 resumes the checkpoint with it.
-        let first = ExternalTrainer.iteration(Self.job(1, .carry), config: config, state: nil, output: out, data: URL(fileURLWithPath: "/sel"))
+        let first = ExternalTrainer.iteration(Self.job(1, .carry), config: config, state: nil, folder: out, data: URL(fileURLWithPath: "/sel"))
         #expect(first.model == "/pi0" && first.resume == nil && first.horizon == 9 && first.startStep == 0 && first.stopStep == 3 && first.seed == 7)
-        let c = ExternalTrainer.iteration(Self.job(2, .carry), config: config, state: after1, output: out, data: URL(fileURLWithPath: "/sel"))
+        let c = ExternalTrainer.iteration(Self.job(2, .carry), config: config, state: after1, folder: out, data: URL(fileURLWithPath: "/sel"))
         #expect(c.resume == after1.checkpoint && c.horizon == 9 && c.startStep == 3 && c.stopStep == 6)
         let a = try argv(c)
         #expect(a.starts(with: ["python3", "/d/trl_sft.py", "--model", after1.model, "--data", "/sel", "--output", out.path]))
         #expect(a.suffix(4) == ["--max-steps", "9", "--resume", after1.checkpoint!] && a.contains("0.0001"))
         // Iterative RFT: the last model, a fresh optimizer and schedule.
-        let rft = ExternalTrainer.iteration(Self.job(2, .fresh), config: config, state: after1, output: out, data: URL(fileURLWithPath: "/sel"))
+        let rft = ExternalTrainer.iteration(Self.job(2, .fresh), config: config, state: after1, folder: out, data: URL(fileURLWithPath: "/sel"))
         let rftArgs = try argv(rft)
         #expect(rft.model == after1.model && rft.resume == nil && rft.horizon == nil && !rftArgs.contains("--resume"))
         // ReST-EM: back to π0.
-        let rest = ExternalTrainer.iteration(Self.job(2, .restart), config: config, state: after1, output: out, data: URL(fileURLWithPath: "/sel"))
+        let rest = ExternalTrainer.iteration(Self.job(2, .restart), config: config, state: after1, folder: out, data: URL(fileURLWithPath: "/sel"))
         let restArgs = try argv(rest)
         #expect(rest.model == "/pi0" && rest.resume == nil && !restArgs.contains("--max-steps"))
     }
@@ -88,7 +88,7 @@ import Testing
         let config = try TrainerConfig.parse(["model": .string("/pi0"), "config": .object(["template": .string("llava"), "max_steps": .number(99)])],
                                              kind: .llamafactory, file: "/t.json")
         let state = ExternalTrainer.State(model: "/o1", checkpoint: "/o1/checkpoint-3", globalStep: 3, horizon: 9, iterations: 1)
-        let it = ExternalTrainer.iteration(Self.job(2, .carry), config: config, state: state, output: URL(fileURLWithPath: "/o2"), data: URL(fileURLWithPath: "/o2/data"))
+        let it = ExternalTrainer.iteration(Self.job(2, .carry), config: config, state: state, folder: URL(fileURLWithPath: "/o2"), data: URL(fileURLWithPath: "/o2/data"))
         let launch = try TrainerLaunch.make(config, it, driver: "")
         #expect(launch.argv == ["llamafactory-cli", "train", "/o2/mstar-train.yaml"])
         let yaml = launch.files["mstar-train.yaml"]!
@@ -98,6 +98,12 @@ import Testing
                      "learning_rate: 0.0001", "per_device_train_batch_size: 2", "lr_scheduler_type: \"constant\""] {
             #expect(yaml.contains("\n" + line + "\n"), "\(line) in\n\(yaml)")
         }
+        // ms-swift copies its configuration into its output folder: the folder is a subfolder, the YAML beside it.
+        let swift = try TrainerConfig.parse(["model": .string("/pi0")], kind: .swift, file: "/t.json")
+        let sit = ExternalTrainer.iteration(Self.job(2, .carry), config: swift, state: state, folder: URL(fileURLWithPath: "/o2"), data: URL(fileURLWithPath: "/o2/data"))
+        let slaunch = try TrainerLaunch.make(swift, sit, driver: "")
+        #expect(slaunch.argv == ["swift", "sft", "/o2/mstar-train.yaml"] && slaunch.environment["ROOT_IMAGE_DIR"] == "/o2/data")
+        #expect(slaunch.files["mstar-train.yaml"]!.contains("\noutput_dir: \"/o2/output\"\n"))
         // A decaying schedule cannot continue across LLaMA-Factory calls: refused, pointing at the trl trainer.
         var linear = config
         linear.lrScheduler = "linear"

@@ -17,7 +17,8 @@ global step from the checkpoint but rebuilds the LR schedule from the max_steps 
 horizon fixed for the whole run keeps the schedule continuous (without it the LR jumps back up). A call ends
 after --epochs passes over its data, or at --max-steps if that comes first. With --resume the weights come from
 the checkpoint (a complete model directory too) and --model gives the processor. The loss is on the response
-(the last assistant message) only. Tested with TRL 1.16.0, transformers 5.25.0, torch 2.13.0 (CPU).
+(the last assistant message) only, which is trained as the text that follows the chat template's generation
+prompt, as the server sampled it (as_sampled). Tested with TRL 1.16.0, transformers 5.25.0, torch 2.13.0 (CPU).
 
 stdout carries only JSON lines, for the caller to parse:
     {"event": "log", "step": N, "loss": x, "learning_rate": y, "epoch": e}     one per optimizer step
@@ -74,13 +75,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return args
 
 
-def read_examples(data_dir: str):
-    """train.jsonl as a datasets.Dataset of prompt / completion / images.
+def read_examples(data_dir: str) -> list[dict]:
+    """train.jsonl, checked, as rows of prompt (messages) / completion (the last assistant message) / images.
 
     The last assistant message becomes the completion and everything before it the prompt: for that layout TRL
     puts the loss on the completion only, so the model learns the selected response, not the question or the
-    image tokens. Images stay paths (absolute here) in an Image feature, opened as PIL only when a batch needs
-    them, so a large folder is not held in memory.
+    image tokens. Images stay paths (absolute here), opened as PIL only when a batch needs them (as_sampled), so
+    a large folder is not held in memory.
     """
     path = os.path.join(data_dir, "train.jsonl")
     rows = []
@@ -109,9 +110,38 @@ def read_examples(data_dir: str):
             rows.append({"prompt": messages[:-1], "completion": messages[-1:], "images": images})
     if not rows:
         raise ValueError(f"{path}: no examples")
+    return rows
+
+
+def as_sampled(rows: list[dict], processor):
+    """The rows as a datasets.Dataset of the text the served model saw and wrote: the prompt rendered with the
+    chat template's generation prompt (what the server sent the model), the completion the response as sampled
+    followed by the template's end of the assistant turn.
+
+    Rendering the whole conversation instead (TRL's conversational prompt / completion) puts the template's own
+    separator between prompt and response where the generation prompt has none: LLaVA-1.5's template ends the
+    generation prompt with "ASSISTANT:" but writes an assistant turn as "ASSISTANT: " + text. The sampled
+    response already starts with the space the model generated, so the model would learn one space more than it
+    sampled, its next responses would start with it, and the format decays iteration by iteration
+    (scripts/e2e-remote checks that the selections keep their form). Images become an Image feature.
+    """
     from datasets import Dataset, Image, List
 
-    return Dataset.from_list(rows).cast_column("images", List(Image()))
+    sentinel = "\x00mstar-response\x00"
+    out = []
+    for row in rows:
+        prompt = processor.apply_chat_template(row["prompt"], add_generation_prompt=True, tokenize=False)
+        content = row["completion"][0]["content"]
+        text = content if isinstance(content, str) else "".join(
+            part.get("text", "") for part in content if part.get("type") == "text")
+        # The end of the assistant turn as the template writes it (an end-of-sequence token, "<|im_end|>\n", ...):
+        # what follows the response when the template renders it, so the model still learns to stop.
+        turn = processor.apply_chat_template(
+            row["prompt"] + [{"role": "assistant", "content": [{"type": "text", "text": sentinel}]}], tokenize=False)
+        if turn.count(sentinel) != 1:
+            raise ValueError("the chat template does not render an assistant turn's text as it is")
+        out.append({"prompt": prompt, "completion": text + turn.split(sentinel)[1], "images": row["images"]})
+    return Dataset.from_list(out).cast_column("images", List(Image()))
 
 
 def global_step_of(checkpoint: str) -> int:
@@ -201,6 +231,7 @@ def train(args: argparse.Namespace, emit) -> dict:
 
     # A checkpoint is a complete model directory too: resuming continues its weights, --model gives the processor.
     processor = AutoProcessor.from_pretrained(args.model)
+    dataset = as_sampled(dataset, processor)
     trainer = CheckpointWeightsTrainer(
         model=args.resume or args.model, args=config, train_dataset=dataset, processing_class=processor,
         callbacks=[StopAndSave(), JsonLog()],

@@ -49,9 +49,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def serve_command(model_dir: str, port: int, extra_args=()) -> list[str]:
+def serve_command(model_dir: str | None, port: int, extra_args=()) -> list[str]:
     """`transformers serve` as a command line: the console script beside this Python, else on PATH, else
-    its entry point run by this Python."""
+    its entry point run by this Python. With `model_dir` None the server is not pinned to a model: each
+    request's `model` names the one it loads (a local directory's path loads that directory)."""
     script = pathlib.Path(sys.executable).with_name("transformers")
     if script.exists():
         exe = [str(script)]
@@ -59,7 +60,8 @@ def serve_command(model_dir: str, port: int, extra_args=()) -> list[str]:
         exe = [shutil.which("transformers")]
     else:
         exe = [sys.executable, "-c", "import sys; from transformers.cli.transformers import main; sys.exit(main())"]
-    return [*exe, "serve", model_dir, "--host", "127.0.0.1", "--port", str(port), "--device", "cpu", *extra_args]
+    pinned = [model_dir] if model_dir is not None else []
+    return [*exe, "serve", *pinned, "--host", "127.0.0.1", "--port", str(port), "--device", "cpu", *extra_args]
 
 
 class TinyLlavaServer:
@@ -70,8 +72,12 @@ class TinyLlavaServer:
     `startup_seconds` (from launch to the first 200 of /health), `build_info`.
     """
 
-    def __init__(self, tmpdir, startup_timeout: float = 120.0, extra_args=(), model_dir=None):
+    def __init__(self, tmpdir, startup_timeout: float = 120.0, extra_args=(), model_dir=None, pinned: bool = True):
         self.tmpdir = pathlib.Path(tmpdir)
+        # Unpinned (`pinned=False`), the server starts with no model and loads whatever directory a request names,
+        # each in a process of its own: /health answers before any model is loaded, and `model` is only the
+        # directory this object was given (built here if missing), not the only one the server will answer for.
+        self.pinned = pinned
         self.startup_timeout = startup_timeout
         self.extra_args = list(extra_args)
         self.model_dir = str(model_dir) if model_dir is not None else str(self.tmpdir / "tiny-llava")
@@ -124,11 +130,11 @@ class TinyLlavaServer:
         """Starts the server and waits for /health. True once it answers 200; False if the process exits
         or the wait runs out (the process is then stopped)."""
         self._log_file = open(self.log_path, "ab")
-        self._log_file.write(f"$ {' '.join(serve_command(self.model_dir, self.port, self.extra_args))}\n".encode())
+        self._log_file.write(f"$ {' '.join(serve_command(self.model_dir if self.pinned else None, self.port, self.extra_args))}\n".encode())
         self._log_file.flush()
         started = time.monotonic()
         self.process = subprocess.Popen(
-            serve_command(self.model_dir, self.port, self.extra_args),
+            serve_command(self.model_dir if self.pinned else None, self.port, self.extra_args),
             stdout=self._log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             env=env, start_new_session=True,  # its own process group: stop() reaches the model's process too
         )

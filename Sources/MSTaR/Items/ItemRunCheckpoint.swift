@@ -20,16 +20,12 @@ struct ItemRunState: Codable {
     var settings: EvolutionSettings
 
     func validate(against d: ReasoningDataset, name: String) throws {
-        func need(_ ok: Bool, _ why: String) throws { if !ok { throw SettingError(description: why) } }
-        try need(format == "mstar-item-run-1", "format is '\(format)'; this mstar reads mstar-item-run-1")
-        try settings.validate()
-        try need((0...settings.iterations).contains(iteration), "iteration is \(iteration); allowed 0 to \(settings.iterations) (the run's length)")
-        for (field, v) in [("cursor", cursor), ("unlabelledCursor", unlabelledCursor)] {
-            try need((0...TrainingState.maxStep).contains(v), "\(field) is \(v); allowed 0 to \(TrainingState.maxStep)")
+        guard format == "mstar-item-run-1" else { throw SettingError(description: "format is '\(format)'; this mstar reads mstar-item-run-1") }
+        try validateRunPosition(settings: settings, iteration: iteration, cursors: [("cursor", cursor), ("unlabelledCursor", unlabelledCursor)],
+                                temperature: temperature)
+        guard items == d.items.count && digest == ItemEvolution.digest(d) else {
+            throw SettingError(description: "the run was saved on dataset \(dataset) (\(items) items); \(name) holds other items or splits: load the same file with the same --seed and fractions")
         }
-        try need(temperature.isFinite && temperature >= 0 && temperature <= 10, "temperature is \(temperature); allowed 0 to 10")
-        try need(items == d.items.count && digest == ItemEvolution.digest(d),
-                 "the run was saved on dataset \(dataset) (\(items) items); \(name) holds other items or splits: load the same file with the same --seed and fractions")
     }
 }
 

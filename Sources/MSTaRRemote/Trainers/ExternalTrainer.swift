@@ -92,10 +92,11 @@ public final class ExternalTrainer: SelectionTrainer {
     }
 
     /// The iteration as the trainer is asked for it, from `state` by the method's state rule.
-    public static func iteration(_ job: SelectionJob, config: TrainerConfig, state: State?, output: URL, data: URL) -> TrainerIteration {
+    public static func iteration(_ job: SelectionJob, config: TrainerConfig, state: State?, folder: URL, data: URL) -> TrainerIteration {
         let state = state ?? State(model: config.model, checkpoint: nil, globalStep: 0, horizon: nil, iterations: 0)
         let n = steps(job, config)
-        var it = TrainerIteration(iteration: job.iteration, data: data, format: config.format, examples: job.examples.count, output: output,
+        var it = TrainerIteration(iteration: job.iteration, data: data, format: config.format, examples: job.examples.count, folder: folder,
+                                  output: config.kind == .swift ? folder.appendingPathComponent("output") : folder,
                                   model: state.model, resume: nil, lr: job.lr, batchSize: job.batchSize, epochs: job.epochs,
                                   seed: Int(job.seed & 0x7fff_ffff), startStep: 0, stopStep: n, horizon: nil)
         switch job.carry {
@@ -121,7 +122,7 @@ public final class ExternalTrainer: SelectionTrainer {
             data = output.appendingPathComponent("data")
             try TrainerData.write(job.examples, format: config.format, to: data)
         }
-        let it = Self.iteration(job, config: config, state: state, output: output, data: data)
+        let it = Self.iteration(job, config: config, state: state, folder: output, data: data)
         if let h = it.horizon, it.startStep >= h {
             throw TrainerError("the schedule's horizon (max_steps \(h)) is spent at step \(it.startStep); set a larger max_steps in the trainer configuration")
         }
@@ -140,13 +141,13 @@ public final class ExternalTrainer: SelectionTrainer {
         case .signalled(let s):
             throw TrainerError("the trainer (\(config.kind.rawValue)) was killed by signal \(s); see \(log). The run is as it was before the step")
         }
-        let out = try TrainerOutputs.read(output, stdout: r.stdout, startStep: it.startStep)
+        let out = try TrainerOutputs.read(it.output, stdout: r.stdout, startStep: it.startStep)
         var next = state
         next.model = out.model
         next.iterations = job.iteration
         if job.carry == .carry {
             guard let c = out.checkpoint else {
-                throw TrainerError("the trainer saved no checkpoint-N in \(output.path); continuous training resumes the optimizer from one: make it save at the end")
+                throw TrainerError("the trainer saved no checkpoint-N in \(it.output.path); continuous training resumes the optimizer from one: make it save at the end")
             }
             next.checkpoint = c
             next.globalStep = out.globalStep
@@ -156,7 +157,7 @@ public final class ExternalTrainer: SelectionTrainer {
             next.globalStep = 0
         }
         let record = Record(step: job.iteration, carry: "\(job.carry)", kind: config.kind.rawValue, command: launch.argv, model_in: it.model,
-                            resume: it.resume, output: output.path, checkpoint: next.checkpoint, model: out.model, global_step: out.globalStep,
+                            resume: it.resume, output: it.output.path, checkpoint: next.checkpoint, model: out.model, global_step: out.globalStep,
                             steps: out.learningRates.count, learning_rates: out.learningRates, losses: out.losses,
                             examples: job.examples.count, seconds: r.seconds)
         pending = (next, record)

@@ -12,7 +12,11 @@ public struct TrainerIteration: Sendable, Equatable {
     public var format: TrainerFormat
     /// Examples in it.
     public var examples: Int
-    /// The folder the trainer writes (fresh for each iteration).
+    /// The iteration's folder (fresh for each iteration): the generated configuration, the log.
+    public var folder: URL
+    /// The folder the trainer writes its checkpoints and model to: the iteration's folder, or
+    /// `output/` in it for ms-swift (which copies its configuration into its output folder and
+    /// fails when the file is already there).
     public var output: URL
     /// The model directory the weights start from.
     public var model: String
@@ -35,7 +39,7 @@ public struct TrainerLaunch: Sendable, Equatable {
     public var argv: [String]
     /// Variables added to the trainer's environment.
     public var environment: [String: String]
-    /// Files written into the output folder before launching, by name.
+    /// Files written into the iteration's folder before launching, by name.
     public var files: [String: String]
 
     /// The placeholders of the `command` trainer's template.
@@ -61,7 +65,7 @@ public struct TrainerLaunch: Sendable, Equatable {
             if let r = it.resume { args += ["--resume", r] }
             return TrainerLaunch(argv: config.program + args, environment: env, files: [:])
         case .llamafactory, .swift:
-            let path = it.output.appendingPathComponent(configName).path
+            let path = it.folder.appendingPathComponent(configName).path
             if config.kind == .swift, env["ROOT_IMAGE_DIR"] == nil {
                 // ms-swift resolves relative image paths against this folder (else the working directory).
                 env["ROOT_IMAGE_DIR"] = it.data.path
