@@ -76,6 +76,9 @@ public final class ExternalTrainer: SelectionTrainer {
     public init(config: TrainerConfig, served: ServedModel, runDirectory: URL, driver: String, state: State? = nil) {
         self.config = config; self.served = served; self.runDirectory = runDirectory.standardizedFileURL; self.driver = driver
         self.state = state ?? State(model: config.model, checkpoint: nil, globalStep: 0, horizon: nil, iterations: 0)
+        if served.restartLog == nil {
+            served.restartLog = self.runDirectory.appendingPathComponent(Self.folderName).appendingPathComponent("restart.log")
+        }
     }
 
     /// The adapter name of an iteration's model (`--reload lora`).

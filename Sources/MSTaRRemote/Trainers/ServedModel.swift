@@ -15,6 +15,8 @@ public final class ServedModel: @unchecked Sendable {
     /// `--reload restart`'s command template (`{model}`), with the trainer's environment.
     let restart: CommandTemplate?
     let environment: [String: String]
+    /// Where the restart command and the server it starts write (the run directory's `trainer/restart.log`).
+    public var restartLog: URL?
     private let lock = NSLock()
     private var current: String?
     private var adapters: Set<String> = []
@@ -78,11 +80,13 @@ public final class ServedModel: @unchecked Sendable {
     /// Runs the restart command and waits until the server answers `GET /v1/models` again.
     private func restartServer(on model: String) throws {
         let command = restart!.render(["model": model])
+        // The command starts the server and returns; the server lives on, writing to the log.
+        if let log = restartLog { try? FileManager.default.createDirectory(at: log.deletingLastPathComponent(), withIntermediateDirectories: true) }
         let r = try TrainerProcess.run(["/bin/sh", "-c", command], environment: environment,
-                                       directory: URL(fileURLWithPath: FileManager.default.currentDirectoryPath), log: nil,
-                                       timeout: generator.settings.timeout)
+                                       directory: URL(fileURLWithPath: FileManager.default.currentDirectoryPath), log: restartLog,
+                                       timeout: generator.settings.timeout, starter: true)
         guard r.outcome == .exited(0) else {
-            throw TrainerError("the restart command failed (\(r.outcome)): \(r.stderrTail.last ?? "no output"); the server may be down")
+            throw TrainerError("the restart command failed (\(r.outcome)): \(r.stderrTail.last ?? "no output")\(restartLog.map { "; see \($0.path)" } ?? ""); the server may be down")
         }
         let deadline = Date().addingTimeInterval(generator.settings.timeout)
         var last = ""

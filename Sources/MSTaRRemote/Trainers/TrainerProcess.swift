@@ -1,4 +1,5 @@
 import Foundation
+import MSTaRTensor
 
 /// Runs a trainer as a child process in its own process group, streaming its output lines.
 ///
@@ -37,8 +38,13 @@ public enum TrainerProcess {
     /// Runs `argv` (the program is looked up on PATH when it has no `/`) with `environment` added to
     /// mstar's, in `directory`; every line of its output (stdout and stderr) goes to `line` and, in
     /// full, to `log`. `shouldStop` is asked every 0.1 s.
+    ///
+    /// `starter: true` is for a command that starts a long-lived process and returns (a server
+    /// restart): its output goes to `log` directly (the server it starts keeps writing there, and
+    /// no pipe of mstar's is held open by it), and what it started is not stopped when it exits.
     public static func run(_ argv: [String], environment: [String: String], directory: URL, log: URL?,
-                           timeout: Double? = nil, line: ((String) -> Void)? = nil, shouldStop: (() -> Bool)? = nil) throws -> Result {
+                           timeout: Double? = nil, line: ((String) -> Void)? = nil, shouldStop: (() -> Bool)? = nil,
+                           starter: Bool = false) throws -> Result {
         guard let program = argv.first else { throw TrainerError("the trainer's command is empty") }
         let start = Date()
         guard let executable = resolve(program) else {
@@ -50,15 +56,20 @@ public enum TrainerProcess {
         // Python trainers print as they go only when unbuffered.
         env["PYTHONUNBUFFERED"] = env["PYTHONUNBUFFERED"] ?? "1"
 
-        var outPipe: [Int32] = [0, 0], errPipe: [Int32] = [0, 0]
-        guard pipe(&outPipe) == 0, pipe(&errPipe) == 0 else { throw TrainerError("cannot make a pipe for the trainer: \(String(cString: strerror(errno)))") }
+        var outPipe: [Int32] = [-1, -1], errPipe: [Int32] = [-1, -1]
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_adddup2(&actions, outPipe[1], 1)
-        posix_spawn_file_actions_adddup2(&actions, errPipe[1], 2)
-        for fd in outPipe + errPipe { posix_spawn_file_actions_addclose(&actions, fd) }
+        if starter {
+            posix_spawn_file_actions_addopen(&actions, 1, log?.path ?? "/dev/null", O_WRONLY | O_CREAT | O_APPEND, 0o644)
+            posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        } else {
+            guard pipe(&outPipe) == 0, pipe(&errPipe) == 0 else { throw TrainerError("cannot make a pipe for the trainer: \(String(cString: strerror(errno)))") }
+            posix_spawn_file_actions_adddup2(&actions, outPipe[1], 1)
+            posix_spawn_file_actions_adddup2(&actions, errPipe[1], 2)
+            for fd in outPipe + errPipe { posix_spawn_file_actions_addclose(&actions, fd) }
+        }
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
@@ -80,16 +91,18 @@ public enum TrainerProcess {
         let cEnv = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
         let spawned = posix_spawn(&pid, executable, &actions, &attributes, cArgs, cEnv)
         for p in cArgs + cEnv { free(p) }
-        close(outPipe[1]); close(errPipe[1])
+        for fd in [outPipe[1], errPipe[1]] where fd >= 0 { close(fd) }
         guard spawned == 0 else {
-            close(outPipe[0]); close(errPipe[0])
+            for fd in [outPipe[0], errPipe[0]] where fd >= 0 { close(fd) }
             throw TrainerError("cannot start \(program): \(String(cString: strerror(spawned)))")
         }
 
-        let sink = LineSink(log: log, line: line)
+        let sink = LineSink(log: starter ? nil : log, line: line)
         let group = DispatchGroup()
-        for (fd, isOut) in [(outPipe[0], true), (errPipe[0], false)] {
-            DispatchQueue.global().async(group: group) { sink.drain(fd, isStdout: isOut); close(fd) }
+        if !starter {
+            for (fd, isOut) in [(outPipe[0], true), (errPipe[0], false)] {
+                DispatchQueue.global().async(group: group) { sink.drain(fd, isStdout: isOut); close(fd) }
+            }
         }
 
         var outcome: Outcome?
@@ -115,13 +128,18 @@ public enum TrainerProcess {
             }
             usleep(100_000)
         }
-        // Children left in the group (workers of a trainer that exited) must not outlive it.
-        kill(-pid, SIGKILL)
+        // Children left in the group (workers of a trainer that exited) must not outlive it; what a
+        // starter started is meant to.
+        if !starter || outcome != nil { kill(-pid, SIGKILL) }
         group.wait()
         sink.finish()
         let code = status & 0x7f
         let final: Outcome = outcome ?? (code == 0 ? .exited((status >> 8) & 0xff) : .signalled(code))
-        return Result(outcome: final, stdout: sink.stdoutLines, stderrTail: sink.stderrTail, seconds: Date().timeIntervalSince(start))
+        var tail = sink.stderrTail
+        if starter, let log, let text = try? InputFile.text(log.path, limit: 64 << 20) {
+            tail = Array(text.split(separator: "\n").suffix(50).map(String.init))
+        }
+        return Result(outcome: final, stdout: sink.stdoutLines, stderrTail: tail, seconds: Date().timeIntervalSince(start))
     }
 
     /// glibc's `posix_spawn_file_actions_addchdir_np` (2.29 and later), looked up at run time:
