@@ -246,7 +246,7 @@ func appendDynamics(_ record: DynamicsRecord, _ times: PhaseTimes, to dir: URL) 
 }
 
 /// Appends one line and flushes it to disk (a crash keeps every completed step).
-func appendLine(_ line: String, to url: URL) throws {
+public func appendLine(_ line: String, to url: URL) throws {
     let fd = open(url.path, O_WRONLY | O_CREAT | O_APPEND, 0o644)
     guard fd >= 0 else { throw SettingError(description: "cannot open \(url.path): \(String(cString: strerror(errno)))") }
     defer { close(fd) }

@@ -42,9 +42,7 @@ extension Evolution {
     /// Saves the whole run to `directory` atomically: `policy/` (with the carried optimizer),
     /// `initial/` (π0), `prm/` when trained, and `evolution.json` (cursors, temperature, settings).
     public func save(to directory: URL) throws {
-        let fm = FileManager.default
-        let tmp = try Checkpoint.temporaryFolder(for: directory)
-        do {
+        try Checkpoint.writeFolder(directory, kind: .run) { tmp in
             let state = TrainingState(step: iteration, dataPosition: cursor, schedule: .constant(lr: settings.lr),
                                       temperature: temperature, method: settings.method.rawValue)
             try Checkpoint.save(model: policy, optimizer: optimizer, state: state, to: tmp.appendingPathComponent("policy"))
@@ -60,12 +58,6 @@ extension Evolution {
             // The table of completed steps travels with the run.
             let lines = try history.map { try $0.jsonLine() + "\n" }.joined()
             try AtomicFile.write(Data(lines.utf8), to: tmp.appendingPathComponent("dynamics.jsonl"))
-            try Checkpoint.writeMarker(.run, in: tmp)
-            AtomicFile.syncDirectory(tmp)
-            try Checkpoint.replaceDirectory(directory, with: tmp)
-        } catch {
-            try? fm.removeItem(at: tmp)
-            throw error
         }
     }
 

@@ -124,12 +124,26 @@ public enum Checkpoint {
         return tmp
     }
 
+    /// Writes a folder mstar owns atomically: `body` fills a temporary folder beside `directory`,
+    /// which gets `kind`'s marker and then replaces `directory` (only a checkpoint or run mstar
+    /// wrote, `replaceProblem`); on an error the temporary folder is removed.
+    public static func writeFolder(_ directory: URL, kind: Kind, _ body: (URL) throws -> Void) throws {
+        let tmp = try temporaryFolder(for: directory)
+        do {
+            try body(tmp)
+            try writeMarker(kind, in: tmp)
+            AtomicFile.syncDirectory(tmp)
+            try replaceDirectory(directory, with: tmp)
+        } catch {
+            try? FileManager.default.removeItem(at: tmp)
+            throw error
+        }
+    }
+
     /// Saves `model` (and `optimizer`, when given) with `state` to `directory`, atomically. An
     /// existing `directory` is replaced only when it is a checkpoint mstar wrote (`replaceProblem`).
     public static func save(model: VisionLanguageModel, optimizer: AdamW? = nil, state: TrainingState, to directory: URL) throws {
-        let fm = FileManager.default
-        let tmp = try temporaryFolder(for: directory)
-        do {
+        try writeFolder(directory, kind: .policy) { tmp in
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             try AtomicFile.write(try encoder.encode(model.config), to: tmp.appendingPathComponent("config.json"))
@@ -141,12 +155,6 @@ public enum Checkpoint {
                                       to: tmp.appendingPathComponent("optimizer.safetensors"))
             }
             try AtomicFile.write(try encoder.encode(state), to: tmp.appendingPathComponent("state.json"))
-            try writeMarker(.policy, in: tmp)
-            AtomicFile.syncDirectory(tmp)
-            try replaceDirectory(directory, with: tmp)
-        } catch {
-            try? fm.removeItem(at: tmp)
-            throw error
         }
     }
 

@@ -53,10 +53,7 @@ public enum JSONValue: Sendable, Equatable, Decodable {
         case .string(let s):
             let d = (try? JSONSerialization.data(withJSONObject: s, options: [.fragmentsAllowed, .withoutEscapingSlashes])) ?? Data("\"\"".utf8)
             return String(decoding: d, as: UTF8.self)
-        case .number(let x):
-            if x == x.rounded(), abs(x) < 1e15 { return String(Int64(x)) }
-            return "\(x)"
-        case .bool(let b): return b ? "true" : "false"
+        case .number, .bool: return text!
         case .null: return "null"
         case .array(let a): return "[" + a.map(\.json).joined(separator: ", ") + "]"
         case .object(let o): return "{" + o.keys.sorted().map { JSONValue.string($0).json + ": " + o[$0]!.json }.joined(separator: ", ") + "}"

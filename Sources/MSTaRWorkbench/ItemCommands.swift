@@ -142,15 +142,13 @@ enum ItemCommands {
         defer { BackendCommands.flushRecords(s) }
         let r = try measure { try run.step(shouldStop: { Interrupt.requested }) }
         var out = EngineCommands.describe(r.record, r.times)
+        // Paths are named inside the run directory, so that the output does not depend on where the run is.
+        let dir = URL(fileURLWithPath: s.outputPath(".")).standardizedFileURL.path + "/"
+        func inRun(_ p: String) -> String { p.hasPrefix(dir) ? String(p.dropFirst(dir.count)) : p }
         if let f = r.selectionFolder {
-            // Named inside the run directory, so that the output does not depend on where the run is.
-            let dir = URL(fileURLWithPath: s.outputPath(".")).standardizedFileURL.path + "/"
-            let path = f.standardizedFileURL.path
-            out.line("selection for the trainer: \(path.hasPrefix(dir) ? String(path.dropFirst(dir.count)) : path) (TRL layout)")
+            out.line("selection for the trainer: \(inRun(f.standardizedFileURL.path)) (TRL layout)")
         }
         if let t = run.trainer as? ExternalTrainer, let r = t.lastRecord, r.step == run.iteration {
-            let dir = URL(fileURLWithPath: s.outputPath(".")).standardizedFileURL.path + "/"
-            func inRun(_ p: String) -> String { p.hasPrefix(dir) ? String(p.dropFirst(dir.count)) : p }
             let lrs = r.learning_rates
             out.line("trainer \(r.kind): \(r.steps) steps" + (lrs.isEmpty ? "" : ", lr \(EngineCommands.g(lrs.first!)) to \(EngineCommands.g(lrs.last!))")
                      + ", step \(r.global_step); serving \(inRun(r.model))" + (r.checkpoint.map { ", checkpoint \(inRun($0))" } ?? ""))

@@ -125,29 +125,31 @@ enum TrainerCommands {
                                           horizon: state?.horizon ?? setup.config.maxSteps, iterations: done)
             iteration = done + 1
         }
+        let out = URL(fileURLWithPath: try s.writablePath(cmd.string("out"), .folder, what: "--out")).standardizedFileURL
         let data: URL
-        var examples: [TrainerExample] = []
+        let examples: Int
+        var selected: [TrainerExample] = []
         if let d = cmd.optionalString("data") {
             data = URL(fileURLWithPath: s.inputPath(d)).standardizedFileURL
-            examples = Array(repeating: TrainerExample(id: "", image: nil, question: "", response: ""), count: try count(data, setup.config.format))
+            examples = try count(data, setup.config.format)
         } else if let last = run?.last, let folder = last.selectionFolder {
-            examples = last.prompts.flatMap(\.selectedExamples)
-            data = setup.config.format == .trl ? folder : URL(fileURLWithPath: s.outputPath(cmd.string("out"))).appendingPathComponent("data")
-            if setup.config.format != .trl { try TrainerData.write(examples, format: setup.config.format, to: data) }
+            selected = last.prompts.flatMap(\.selectedExamples)
+            examples = selected.count
+            data = setup.config.format == .trl ? folder : out.appendingPathComponent("data")
+            if setup.config.format != .trl { try TrainerData.write(selected, format: setup.config.format, to: data) }
         } else {
             throw WorkbenchError("no selection to plan for: give --data FOLDER (selection export writes one) or run an item step first")
         }
-        let out = URL(fileURLWithPath: try s.writablePath(cmd.string("out"), .folder, what: "--out")).standardizedFileURL
         try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
-        let job = SelectionJob(iteration: iteration, iterations: settings.iterations, data: data, examples: examples, carry: .of(settings.method),
+        let job = SelectionJob(iteration: iteration, iterations: settings.iterations, data: data, examples: selected, carry: .of(settings.method),
                                lr: settings.lr, batchSize: settings.batchSize, epochs: settings.trainEpochs, seed: 0)
-        let it = ExternalTrainer.iteration(job, config: setup.config, state: state, folder: out, data: data)
+        let it = ExternalTrainer.iteration(job, examples: examples, config: setup.config, state: state, folder: out, data: data)
         let launch: TrainerLaunch
         do { launch = try TrainerLaunch.make(setup.config, it, driver: driver()) } catch let e as TrainerError { throw WorkbenchError(e.description) }
         for (name, text) in launch.files.sorted(by: { $0.key < $1.key }) {
             try Data(text.utf8).write(to: out.appendingPathComponent(name), options: .atomic)
         }
-        var lines = ["iteration \(iteration) (\(settings.method.rawValue): \(it.resume != nil ? "resumes \(it.resume!)" : CarryRule.of(settings.method) == .restart ? "restarts from the initial model" : "starts from \(it.model)")), \(examples.count) examples, steps \(it.startStep) to \(it.stopStep)"
+        var lines = ["iteration \(iteration) (\(settings.method.rawValue): \(it.resume != nil ? "resumes \(it.resume!)" : CarryRule.of(settings.method) == .restart ? "restarts from the initial model" : "starts from \(it.model)")), \(examples) examples, steps \(it.startStep) to \(it.stopStep)"
                      + (it.horizon.map { " of \($0)" } ?? "")]
         for name in launch.files.keys.sorted() { lines.append("wrote \(cmd.string("out"))/\(name)") }
         lines.append("runs: " + CommandTemplate.display(launch.argv))

@@ -51,8 +51,7 @@ extension ItemEvolution {
     /// Saves the run to `directory` atomically: `items.json` (cursors, temperature, settings),
     /// `dynamics.jsonl`, and `extra` files (the trainer's state) by name.
     public func save(to directory: URL, dataset name: String, extra: [String: Data]) throws {
-        let tmp = try Checkpoint.temporaryFolder(for: directory)
-        do {
+        try Checkpoint.writeFolder(directory, kind: .run) { tmp in
             let state = ItemRunState(seed: seed, dataset: name, items: dataset.items.count, digest: Self.digest(dataset), iteration: iteration,
                                      cursor: cursor, unlabelledCursor: unlabelledCursor, temperature: temperature, settings: settings)
             let e = JSONEncoder()
@@ -61,12 +60,6 @@ extension ItemEvolution {
             let lines = try history.map { try $0.jsonLine() + "\n" }.joined()
             try AtomicFile.write(Data(lines.utf8), to: tmp.appendingPathComponent("dynamics.jsonl"))
             for (file, data) in extra { try AtomicFile.write(data, to: tmp.appendingPathComponent(file)) }
-            try Checkpoint.writeMarker(.run, in: tmp)
-            AtomicFile.syncDirectory(tmp)
-            try Checkpoint.replaceDirectory(directory, with: tmp)
-        } catch {
-            try? FileManager.default.removeItem(at: tmp)
-            throw error
         }
     }
 

@@ -89,16 +89,18 @@ public final class ExternalTrainer: SelectionTrainer {
     }
 
     /// Optimizer steps one pass of `job` takes: batches of batch size × processes × accumulation.
-    static func steps(_ job: SelectionJob, _ config: TrainerConfig) -> Int {
+    static func steps(_ job: SelectionJob, examples: Int, _ config: TrainerConfig) -> Int {
         let perStep = job.batchSize * config.worldSize * config.gradientAccumulation
-        return (job.examples.count + perStep - 1) / perStep * job.epochs
+        return (examples + perStep - 1) / perStep * job.epochs
     }
 
     /// The iteration as the trainer is asked for it, from `state` by the method's state rule.
-    public static func iteration(_ job: SelectionJob, config: TrainerConfig, state: State?, folder: URL, data: URL) -> TrainerIteration {
+    /// `examples` counts the selection when `job` does not carry it (a folder planned from).
+    public static func iteration(_ job: SelectionJob, examples: Int? = nil, config: TrainerConfig, state: State?, folder: URL, data: URL) -> TrainerIteration {
+        let examples = examples ?? job.examples.count
         let state = state ?? State(model: config.model, checkpoint: nil, globalStep: 0, horizon: nil, iterations: 0)
-        let n = steps(job, config)
-        var it = TrainerIteration(iteration: job.iteration, data: data, format: config.format, examples: job.examples.count, folder: folder,
+        let n = steps(job, examples: examples, config)
+        var it = TrainerIteration(iteration: job.iteration, data: data, format: config.format, examples: examples, folder: folder,
                                   output: config.kind == .swift ? folder.appendingPathComponent("output") : folder,
                                   model: state.model, resume: nil, lr: job.lr, batchSize: job.batchSize, epochs: job.epochs,
                                   seed: Int(job.seed & 0x7fff_ffff), startStep: 0, stopStep: n, horizon: nil)
@@ -176,15 +178,7 @@ public final class ExternalTrainer: SelectionTrainer {
         guard let p = pending else { return }
         let e = JSONEncoder()
         e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        let line = String(decoding: try e.encode(p.record), as: UTF8.self) + "\n"
-        let url = runDirectory.appendingPathComponent(Self.recordsName)
-        if let h = FileHandle(forWritingAtPath: url.path) {
-            defer { try? h.close() }
-            _ = try h.seekToEnd()
-            try h.write(contentsOf: Data(line.utf8))
-        } else {
-            try Data(line.utf8).write(to: url)
-        }
+        try appendLine(String(decoding: try e.encode(p.record), as: UTF8.self), to: runDirectory.appendingPathComponent(Self.recordsName))
         state = p.state
         lastRecord = p.record
         pending = nil
