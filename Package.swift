@@ -34,6 +34,8 @@ let package = Package(
                        providers: [.apt(["libedit-dev"])]),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
                        providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CZMQ", path: "Sources/CZMQ", pkgConfig: "libzmq",
+                       providers: [.apt(["libzmq3-dev"])]),
 
         .target(name: "MSTaRTensor", dependencies: ["COpenBLAS"],
                 swiftSettings: kernelFlags),
@@ -51,10 +53,15 @@ let package = Package(
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // `mstar kernel`: the Jupyter kernel, the messaging protocol over ZeroMQ (docs/kernel.md).
+        .target(name: "MSTaRKernel", dependencies: [
+            "MSTaRTensor", "MSTaRTasks", "MSTaRWorkbench", "CZMQ",
+            .product(name: "Crypto", package: "swift-crypto"),
+        ]),
         // Harnesses over the decoders of untrusted input; Fuzz/ drives them with libFuzzer, the tests replay their corpora.
         .target(name: "MSTaRFuzz", dependencies: ["MSTaRTensor", "MSTaRTasks", "MSTaRModel", "MSTaRWorkbench"]),
         .executableTarget(name: "mstar", dependencies: [
-            "MSTaRTensor", "MSTaRTasks", "MSTaRModel", "MSTaR", "MSTaRWorkbench", "MSTaRServe",
+            "MSTaRTensor", "MSTaRTasks", "MSTaRModel", "MSTaR", "MSTaRWorkbench", "MSTaRServe", "MSTaRKernel",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
@@ -66,6 +73,7 @@ let package = Package(
         .testTarget(name: "MSTaRWorkbenchTests", dependencies: ["MSTaRWorkbench", "MSTaRTasks", "MSTaRModel", "MSTaR"]),
         .testTarget(name: "MSTaRServeTests", dependencies: ["MSTaRServe", "MSTaR", "MSTaRModel", "MSTaRTasks", "MSTaRTensor"]),
         .testTarget(name: "MSTaRRemoteTests", dependencies: ["MSTaRRemote", "MSTaR", "MSTaRServe", "MSTaRModel", "MSTaRTasks", "MSTaRTensor"]),
+        .testTarget(name: "MSTaRKernelTests", dependencies: ["MSTaRKernel", "MSTaRWorkbench"]),
         .testTarget(name: "MSTaRFuzzTests", dependencies: ["MSTaRFuzz", "MSTaRModel", "MSTaRTasks", "MSTaRTensor"]),
     ]
 )

@@ -14,8 +14,9 @@ public enum PlotCommand {
             discussion: """
             Each METRIC comes from the engine, or from the dynamics.jsonl of the run (or of every --from file,
             one curve per file and metric; --runs NAME,... reads the runs saved with save NAME). At the prompt the plot is drawn as text in the terminal; --out
-            writes a file too (.png, .svg or .txt, inside the run directory when relative). In scripts a plot
-            without --out goes to plots/METRICS.png. --window opens a gnuplot window when DISPLAY is set.
+            writes a file too (.png, .svg or .txt, inside the run directory when relative). In scripts and
+            notebooks a plot without --out goes to plots/METRICS.png; a notebook shows it inline.
+            --window opens a gnuplot window when DISPLAY is set.
             Metrics: \(MetricSpec.dynamicsColumns.map(\.0).joined(separator: ", ")) and any the engine registers.
             """,
             arguments: [ArgumentSpec("metrics", .name(.metric), default: .none, variadic: true, help: "metrics to plot")],
@@ -43,7 +44,7 @@ public enum PlotCommand {
         for series in plot.series { out.line(summary(series)) }
 
         var file = cmd.optionalString("out")
-        if file == nil && s.mode == .headless { file = defaultName(metrics, s) }
+        if file == nil && s.mode != .interactive { file = defaultName(metrics, s) }
         if let file {
             let path = try s.writablePath(file, what: "--out")
             let (w, h) = (cmd.int("width"), cmd.int("height"))
@@ -57,7 +58,10 @@ public enum PlotCommand {
             }
             out.image(file, kind: .plot)
         }
-        if s.mode == .interactive {
+        if s.mode == .notebook {
+            // The text rendering travels with the image as its text/plain (shown where images are not).
+            out.display(try Gnuplot.render(plot, terminal: .dumb(columns: 100, rows: 30), gnuplot: gnuplot))
+        } else if s.mode == .interactive {
             let size = s.terminalSize()
             let text = try Gnuplot.render(plot, terminal: .dumb(columns: max(40, size.columns - 2), rows: max(15, min(size.rows - 4, 40))),
                                           gnuplot: gnuplot)

@@ -5,12 +5,13 @@ import MSTaRTensor
 /// the run directory and the journal. The REPL and `mstar run` each drive one; the engine adds
 /// its commands, settings, metrics and recipes with the `register` methods.
 public final class Session {
-    /// Interactive sessions show plots in the terminal; headless ones write files only.
+    /// Interactive sessions show plots in the terminal; headless ones write files only; notebook
+    /// sessions (the Jupyter kernel) write files and show them inline, with the text rendering beside.
     public enum Mode: Sendable, Equatable {
-        case interactive, headless
+        case interactive, headless, notebook
     }
 
-    /// Interactive (REPL) or headless (replay).
+    /// Interactive (REPL), headless (replay) or notebook (Jupyter kernel).
     public let mode: Mode
     /// Where outputs go: the journal, plots/, exports, checkpoints.
     public let runDirectory: String
@@ -33,6 +34,8 @@ public final class Session {
     public private(set) var resolvedHistory: [String] = []
     /// Forced progress style (nil: a bar on a terminal, lines otherwise).
     public var progressStyle: Progress.Style?
+    /// Where progress is drawn (nil: stderr); the Jupyter kernel turns it into a display updated in place.
+    public var progressWriter: ((String) -> Void)?
     /// Where gnuplot is (nil: looked up on PATH when a plot is drawn).
     public var gnuplotPath: String?
     /// The size the dumb-terminal plot fills.
@@ -311,7 +314,7 @@ public final class Session {
 
     /// A progress reporter in the session's style.
     public func progress(_ label: String, total: Int, unit: String = "it") -> Progress {
-        Progress(label, total: total, unit: unit, style: progressStyle)
+        Progress(label, total: total, unit: unit, style: progressStyle, write: progressWriter)
     }
 
     /// The `set KEY VALUE` lines pinned settings put at the top of the journal.

@@ -12,7 +12,7 @@ struct Mstar: ParsableCommand {
         commandName: "mstar",
         abstract: "A workbench for self-evolving training of multimodal reasoning models (MSTaR).",
         version: version,
-        subcommands: [ReplCommand.self, RunCommand.self, DataCommand.self, PreEvolveCommand.self, EvalCommand.self, Bench.self, Reproduce.self, ProbeCommand.self, ServeCommand.self],
+        subcommands: [ReplCommand.self, RunCommand.self, KernelCommand.self, DataCommand.self, PreEvolveCommand.self, EvalCommand.self, Bench.self, Reproduce.self, ProbeCommand.self, ServeCommand.self],
         defaultSubcommand: ReplCommand.self
     )
 }
