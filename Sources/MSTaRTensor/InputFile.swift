@@ -11,6 +11,8 @@ public enum InputFile {
     public static let jsonLimit = 16 << 20
     public static let datasetLimit = 256 << 20
     public static let imageLimit = 16 << 20
+    /// Jupyter notebooks: larger than scripts, as they carry their plots as base64 PNGs.
+    public static let notebookLimit = 64 << 20
     public static let tensorLimit = 1 << 30
 
     /// The bytes of the regular file at `path`, which must be at most `limit` bytes. Symbolic links

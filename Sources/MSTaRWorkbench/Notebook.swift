@@ -1,8 +1,8 @@
 import Foundation
 import MSTaRTensor
 
-/// Jupyter notebook (nbformat 4.5) export of a script with its outputs: markdown cells, code cells,
-/// text as stdout streams, errors as stderr streams, plots and images as display data.
+/// Jupyter notebooks (nbformat 4.5): export of a script with its outputs (markdown cells, code cells,
+/// outputs as `NotebookOutput` defines them) and, in NotebookReader.swift, reading one as a script.
 public enum Notebook {
     /// The notebook JSON for `script`; images are read from `runDirectory`.
     public static func make(_ script: Script, runDirectory: String) throws -> Data {
@@ -17,51 +17,41 @@ public enum Notebook {
                               "source": sourceLines(text)])
             case .code:
                 let text = cell.source
-                let outputs = cell.commands.flatMap(\.outputs)
+                let outputs = Self.outputs(cell.commands, runDirectory)
                 if text.isEmpty && outputs.isEmpty { continue }
                 let hasCommand = !cell.commands.isEmpty
                 if hasCommand { count += 1 }
                 cells.append(["cell_type": "code", "id": "cell-\(cells.count + 1)", "metadata": [String: Any](),
                               "execution_count": hasCommand ? count as Any : NSNull(),
-                              "source": sourceLines(text), "outputs": try self.outputs(outputs, runDirectory)])
+                              "source": sourceLines(text), "outputs": outputs])
             }
         }
         let notebook: [String: Any] = [
             "cells": cells,
-            "metadata": ["language_info": ["name": "mstar", "file_extension": ".mstar"]],
+            // The mstar kernel's spec, so Jupyter runs the notebook with it where it is installed.
+            "metadata": [
+                "kernelspec": ["name": "mstar", "display_name": "mstar", "language": "mstar"],
+                "language_info": ["name": "mstar", "file_extension": ".mstar", "mimetype": "text/x-mstar",
+                                  "codemirror_mode": "shell", "pygments_lexer": "bash"],
+            ],
             "nbformat": 4,
             "nbformat_minor": 5,
         ]
         return try JSONSerialization.data(withJSONObject: notebook, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
     }
 
-    /// Consecutive text lines become one stream; each image becomes display data.
-    static func outputs(_ lines: [OutputLine], _ runDirectory: String) throws -> [[String: Any]] {
+    /// The outputs of a cell's commands in order, in the format `NotebookOutput` defines; adjacent
+    /// streams are merged into one, as Jupyter shows them.
+    static func outputs(_ commands: [Script.Command], _ runDirectory: String) -> [[String: Any]] {
         var result: [[String: Any]] = []
-        var stream: [String] = [], streamName = "stdout"
-        func flush() {
-            if !stream.isEmpty {
-                result.append(["output_type": "stream", "name": streamName, "text": sourceLines(stream.joined(separator: "\n") + "\n")])
+        for output in commands.flatMap({ NotebookOutput.outputs(for: $0.outputs, runDirectory: runDirectory) }) {
+            if output["output_type"] as? String == "stream", let last = result.last, last["output_type"] as? String == "stream",
+               let a = last["text"] as? [String], let b = output["text"] as? [String] {
+                result[result.count - 1]["text"] = a + b
+            } else {
+                result.append(output)
             }
-            stream = []
         }
-        for line in lines {
-            if let (kind, path) = line.image {
-                let file = path.hasPrefix("/") ? path : (runDirectory as NSString).appendingPathComponent(path)
-                let mime = path.lowercased().hasSuffix(".svg") ? "image/svg+xml" : path.lowercased().hasSuffix(".png") ? "image/png" : nil
-                if let mime, let data = try? InputFile.read(file, limit: InputFile.imageLimit) {
-                    flush()
-                    let payload: Any = mime == "image/png" ? data.base64EncodedString() : String(decoding: data, as: UTF8.self)
-                    result.append(["output_type": "display_data", "metadata": [String: Any](),
-                                   "data": [mime: payload, "text/plain": ["[\(kind.rawValue): \(path)]"]]])
-                    continue
-                }
-            }
-            let name = line.text.hasPrefix("error:") ? "stderr" : "stdout"
-            if name != streamName { flush(); streamName = name }
-            stream.append(line.text)
-        }
-        flush()
         return result
     }
 

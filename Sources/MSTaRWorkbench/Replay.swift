@@ -36,6 +36,11 @@ public struct Replay {
     /// The file name used in messages.
     public let file: String
 
+    /// Compare each code cell's outputs as a whole, at the end of the cell, instead of each
+    /// command's (notebooks, whose outputs belong to the cell). As in Jupyter, a command that fails
+    /// ends its cell: accepted where the cell's recorded output holds an `error:` line.
+    public var comparePerCell = false
+
     /// A replay of `script`, read from `file`.
     public init(script: Script, file: String) {
         self.script = script
@@ -52,35 +57,58 @@ public struct Replay {
         // it was written before the setting existed.
         var numerics: String? = nil
         let isJournal = script.render().hasPrefix(Journal.header[0])
+        // A mismatch where the recording's numbers depend on its CPU says so instead.
+        func explain(_ failure: Failure) -> Failure {
+            guard case .mismatch(let location, let name, _, _) = failure else { return failure }
+            if numerics == nil && isJournal { return Failure.numerics(location: location, command: name, recorded: nil) }
+            if let numerics, numerics != NumericsMode.portable.rawValue {
+                return Failure.numerics(location: location, command: name, recorded: numerics)
+            }
+            return failure
+        }
         for (ci, cell) in script.cells.enumerated() {
             if let m = cell.marker { echo(m) }
             if cell.kind == .code { session.journal.beginCell() }
+            let perCell = comparePerCell && cell.kind == .code
+            let cellLocation = "\(file) cell \(ci + 1)"
+            // Per cell: what ran, each line with the command that printed it; set once a failed command ends the cell.
+            var cellActual: [(line: OutputLine, command: String)] = []
+            var cellEnded = false
             for (ii, item) in cell.items.enumerated() {
                 guard case .command(let command) = item, cell.kind == .code else {
                     if case .other(let line) = item { echo(line) }
                     continue
                 }
                 for l in command.lines { echo(l) }
+                if cellEnded {
+                    // Not run, as in Jupyter: no output.
+                    var updated = command
+                    updated.outputs = []
+                    result.cells[ci].items[ii] = .command(updated)
+                    continue
+                }
                 try Interrupt.check()
                 Interrupt.clear()
                 let ex = session.execute(command.text)
                 if ex.status == .interrupted { throw Interrupted() }
                 let actual = ex.recordedLines
                 // The command on one line, for messages.
-                let name = command.text.replacingOccurrences(of: "\\\n", with: " ")
-                    .split(whereSeparator: { $0 == " " || $0 == "\t" }).joined(separator: " ")
-                let location = "\(file):\(command.line) (cell \(ci + 1))"
-                if ex.status == .failed, !(command.outputs.first { !$0.volatile }?.text.hasPrefix("error:") ?? false) {
-                    throw Failure.commandFailed(location: location, command: name, message: ex.error ?? "failed")
-                }
-                if verify {
-                    do { try compare(command, actual, name: name) } catch let failure as Failure {
-                        guard case .mismatch(let location, _, _, _) = failure else { throw failure }
-                        if numerics == nil && isJournal { throw Failure.numerics(location: location, command: name, recorded: nil) }
-                        if let numerics, numerics != NumericsMode.portable.rawValue {
-                            throw Failure.numerics(location: location, command: name, recorded: numerics)
+                let name = Self.oneLine(command.text)
+                if perCell {
+                    if ex.status == .failed {
+                        guard cell.commands.flatMap(\.outputs).contains(where: { !$0.volatile && $0.text.hasPrefix("error:") }) else {
+                            throw Failure.commandFailed(location: cellLocation, command: name, message: ex.error ?? "failed")
                         }
-                        throw failure
+                        cellEnded = true
+                    }
+                    cellActual += actual.map { (line: $0, command: name) }
+                } else {
+                    let location = "\(file):\(command.line) (cell \(ci + 1))"
+                    if ex.status == .failed, !(command.outputs.first { !$0.volatile }?.text.hasPrefix("error:") ?? false) {
+                        throw Failure.commandFailed(location: location, command: name, message: ex.error ?? "failed")
+                    }
+                    if verify {
+                        do { try compare(command, actual, name: name) } catch let failure as Failure { throw explain(failure) }
                     }
                 }
                 if case .words(let w) = Lexer.split(command.text), w.count == 3, w[0].text == "set", w[1].text == Session.numericsSetting {
@@ -91,8 +119,33 @@ public struct Replay {
                 updated.outputs = actual
                 result.cells[ci].items[ii] = .command(updated)
             }
+            if perCell && verify {
+                do { try compareCell(cell, cellActual, location: cellLocation) } catch let failure as Failure { throw explain(failure) }
+            }
         }
         return result
+    }
+
+    /// A command on one line, for messages.
+    static func oneLine(_ text: String) -> String {
+        text.replacingOccurrences(of: "\\\n", with: " ").split(whereSeparator: { $0 == " " || $0 == "\t" }).joined(separator: " ")
+    }
+
+    /// Throws at the first non-volatile line that differs between a cell's recorded outputs (all its
+    /// commands', in order) and what its commands printed; the message names the command that printed
+    /// (or should have printed) that line.
+    func compareCell(_ cell: Script.Cell, _ actual: [(line: OutputLine, command: String)], location: String) throws {
+        let expected = cell.commands.flatMap { c in c.outputs.map { ($0, Self.oneLine(c.text)) } }.filter { !$0.0.volatile }
+        let got = actual.filter { !$0.line.volatile }
+        for k in 0..<max(expected.count, got.count) {
+            let e = k < expected.count ? expected[k].0.text : nil
+            let a = k < got.count ? got[k].line.text : nil
+            if e != a {
+                throw Failure.mismatch(location: location, command: k < got.count ? got[k].command : expected[k].1,
+                                       expected: e.map { "#> " + $0 } ?? "(no more output)",
+                                       actual: a.map { "#> " + $0 } ?? "(no more output)")
+            }
+        }
     }
 
     /// Throws at the first non-volatile line that differs between the recorded and actual outputs.

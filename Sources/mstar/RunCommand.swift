@@ -24,16 +24,18 @@ enum WorkbenchSetup {
 struct RunCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
-        abstract: "Replay a session script (.mstar) headlessly into a run directory.",
+        abstract: "Replay a session script (.mstar) or a notebook (.ipynb) headlessly into a run directory.",
         discussion: """
         The run directory (default runs/<script name>) receives session.mstar (the journal: every command with
         all parameters resolved) and plots/. The replayed script, with fresh outputs, is printed as it runs.
+        A notebook with recorded outputs (from Jupyter with the mstar kernel, or from --ipynb) replays cell by
+        cell; --verify compares each cell's outputs as a whole (stderr streams are not compared).
         Commands write only inside the run directory unless --write-anywhere is given; no command runs a program
         unless --allow-trainers is given (docs/workbench.md, "Safety").
         Exit status: 0 done, 1 a command failed or (--verify) an output differs, 130 interrupted.
         """)
 
-    @Argument(help: "The session script.")
+    @Argument(help: "The session script (.mstar) or notebook (.ipynb).")
     var file: String
 
     @Option(help: "Run directory (default: runs/<script name>).")
@@ -59,11 +61,20 @@ struct RunCommand: ParsableCommand {
 
     func validate() throws {
         if verify && update { throw ValidationError("--verify and --update exclude each other: verify first, then update") }
+        if update && isNotebook {
+            throw ValidationError("--update rewrites .mstar scripts; to refresh a notebook, re-run it in Jupyter or export it with --ipynb")
+        }
     }
 
+    /// A Jupyter notebook, read with its outputs and verified per cell.
+    var isNotebook: Bool { file.lowercased().hasSuffix(".ipynb") }
+
     func run() throws {
-        let text: String
-        do { text = try InputFile.text(file, limit: InputFile.scriptLimit) } catch { throw ValidationError("\(error)") }
+        let script: Script
+        do {
+            script = isNotebook ? try Notebook.read(InputFile.read(file, limit: InputFile.notebookLimit), file: file)
+                : Script.parse(try InputFile.text(file, limit: InputFile.scriptLimit))
+        } catch { throw ValidationError("\(error)") }
         let name = ((file as NSString).lastPathComponent as NSString).deletingPathExtension
         let dir = out ?? "runs/\(name)"
         // --update rewrites the script: refuse before the replay, not after it.
@@ -76,7 +87,9 @@ struct RunCommand: ParsableCommand {
         let echo: (String) -> Void = quiet ? { _ in } : { print($0) }
         let replayed: Script
         do {
-            replayed = try Replay(script: Script.parse(text), file: file).run(in: session, verify: verify, echo: echo)
+            var replay = Replay(script: script, file: file)
+            replay.comparePerCell = isNotebook
+            replayed = try replay.run(in: session, verify: verify, echo: echo)
         } catch let failure as Replay.Failure {
             FileHandle.standardError.write(Data("mstar run: \(failure)\n".utf8))
             throw ExitCode(1)

@@ -46,12 +46,15 @@ import MSTaRWorkbench
         #expect(outs[0]["output_type"] as? String == "stream")
         #expect(outs[0]["name"] as? String == "stdout")
         #expect(outs[0]["text"] as? [String] == ["seed = 0\n", "id: text-000005\n", "(text only)\n"])
-        #expect(outs[1]["name"] as? String == "stderr")
+        #expect(outs[1]["output_type"] as? String == "error")
+        #expect(outs[1]["evalue"] as? String == "unknown command 'hlep'; did you mean 'help'?")
         let plotOuts = try #require(cells[2]["outputs"] as? [[String: Any]])
         #expect(plotOuts.map { $0["output_type"] as? String } == ["stream", "display_data"])
         let data = try #require(plotOuts[1]["data"] as? [String: Any])
         #expect(data["image/png"] as? String == Data([137, 80, 78, 71, 13, 10, 26, 10, 1, 2, 3]).base64EncodedString())
-        #expect(data["text/plain"] as? [String] == ["[plot: plots/p.png]"])
+        #expect(data["text/plain"] as? String == "[plot: plots/p.png]")
+        let meta = try #require(nb["metadata"] as? [String: Any])
+        #expect((meta["kernelspec"] as? [String: String])?["name"] == "mstar")
     }
 
     @Test(.enabled(if: Fixture.hasNbformat && Fixture.hasGnuplot)) func nbformatValidatesARealReplay() throws {

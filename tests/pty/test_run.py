@@ -1,4 +1,6 @@
-"""`mstar run FILE`: replay into a run directory, --verify, --update, and --ipynb checked by nbformat."""
+"""`mstar run FILE`: replay into a run directory, --verify, --update, --ipynb checked by nbformat, and a
+notebook replayed and verified cell by cell."""
+import json
 import subprocess
 
 import nbformat
@@ -63,6 +65,39 @@ def test_ipynb_is_valid_nbformat_45(mstar, workdir):
     outputs = nb.cells[1].outputs
     assert outputs[0].output_type == "stream" and outputs[0].text.startswith("seed = 0\nid: text-000005")
     assert outputs[1].output_type == "display_data" and "image/png" in outputs[1].data
+    assert outputs[1].metadata["mstar"]["recorded"] == ["#> [plot: plots/greedy_acc.png]"]
+    assert nb.metadata.kernelspec.name == "mstar"
+
+
+def test_a_notebook_replays_and_verifies_per_cell(mstar, workdir):
+    path, _ = workdir
+    setup(workdir)
+    r = run(mstar, workdir, "s.mstar", "--out", "out", "--quiet", "--ipynb", "s.ipynb")
+    assert r.returncode == 0, r.stderr
+
+    r = run(mstar, workdir, "s.ipynb", "--verify", "--quiet")
+    assert r.returncode == 0, r.stderr
+    assert "3 commands replayed into runs/s; every recorded output matches" in r.stderr
+    assert (path / "runs" / "s" / "plots" / "greedy_acc.png").exists()
+
+    nb = json.loads((path / "s.ipynb").read_text())
+    stream = nb["cells"][1]["outputs"][0]
+    assert stream["name"] == "stdout"
+    stream["text"] = [t.replace("last 0.6", "last 0.7") for t in stream["text"]]
+    (path / "changed.ipynb").write_text(json.dumps(nb))
+    r = run(mstar, workdir, "changed.ipynb", "--verify", "--quiet")
+    assert r.returncode == 1
+    assert "changed.ipynb cell 2: output of 'plot greedy_acc --from dyn.jsonl' differs" in r.stderr
+    assert "expected: #> greedy accuracy: 4 points, x 0..3, min 0.3, max 0.6, last 0.7" in r.stderr
+
+
+def test_update_on_a_notebook_is_refused(mstar, workdir):
+    path, _ = workdir
+    (path / "n.ipynb").write_text('{"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": []}')
+    r = run(mstar, workdir, "n.ipynb", "--update")
+    assert r.returncode != 0
+    assert "--update rewrites .mstar scripts; to refresh a notebook, re-run it in Jupyter or export it with --ipynb" in r.stderr
+    assert not (path / "runs").exists()
 
 
 def test_failing_command_stops_the_run(mstar, workdir):
