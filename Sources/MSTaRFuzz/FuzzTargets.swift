@@ -10,6 +10,7 @@ public enum FuzzTargets {
     public static let all: [(name: String, run: @Sendable (Data) -> Void)] = [
         ("lexer", LexerHarness.run),
         ("script", ScriptHarness.run),
+        ("notebook", NotebookHarness.run),
         ("safetensors", SafeTensorsHarness.run),
         ("checkpoint", CheckpointHarness.run),
         ("jsonl", JSONLHarness.run),

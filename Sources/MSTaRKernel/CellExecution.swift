@@ -69,6 +69,15 @@ extension Kernel {
             default: break
             }
         }
+        // A table with an HTML rendering (dynamics, show settings) is one display: the table as
+        // text/html, the recorded text as text/plain and as the lines a replay compares.
+        if let html = ex.output.html, ex.status == .completed, ex.output.items.allSatisfy({ if case .text = $0 { true } else { false } }) {
+            let lines = ex.recordedLines
+            publish("display_data", ["data": ["text/html": html, "text/plain": lines.map(\.text).joined(separator: "\n")],
+                                     "metadata": [NotebookOutput.metadataKey: ["recorded": lines.map(\.raw)]], "transient": [String: Any]()],
+                    parent: parent)
+            return nil
+        }
         var failure: (String, String, [String])?
         for output in NotebookOutput.outputs(for: ex.recordedLines, runDirectory: session.runDirectory, plotText: plotText) {
             switch output["output_type"] as? String {
@@ -86,7 +95,7 @@ extension Kernel {
             }
         }
         for text in displays {
-            publish("display_data", ["data": ["text/plain": text], "metadata": ["mstar": ["recorded": [String]()]], "transient": [String: Any]()],
+            publish("display_data", ["data": ["text/plain": text], "metadata": [NotebookOutput.metadataKey: ["recorded": [String]()]], "transient": [String: Any]()],
                     parent: parent)
         }
         return failure

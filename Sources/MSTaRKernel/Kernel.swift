@@ -287,7 +287,8 @@ public final class Kernel: @unchecked Sendable {
     /// A progress bar's redraw (`\r` then the bar; a final newline when it ends) as a display
     /// updated in place: display_data the first time, update_display_data after.
     private func progress(_ text: String) {
-        let bar = text.trimmingCharacters(in: CharacterSet(charactersIn: "\r\n"))
+        // The bar is padded to a terminal's width so a shorter redraw covers the last; a display needs no padding.
+        let bar = text.trimmingCharacters(in: CharacterSet(charactersIn: "\r\n")).replacingOccurrences(of: " +$", with: "", options: .regularExpression)
         let ended = text.hasSuffix("\n")
         let (parent, display, isNew): (KernelMessage?, String, Bool) = stateLock.withLock {
             let isNew = progressDisplay == nil
@@ -297,7 +298,7 @@ public final class Kernel: @unchecked Sendable {
         }
         guard let parent else { return }
         if bar.isEmpty { return }  // the closing newline of a bar stopped early
-        let content: [String: Any] = ["data": ["text/plain": bar], "metadata": ["mstar": ["recorded": [String](), "progress": true]],
+        let content: [String: Any] = ["data": ["text/plain": bar], "metadata": [NotebookOutput.metadataKey: ["recorded": [String](), "progress": true]],
                                       "transient": ["display_id": display]]
         publish(isNew ? "display_data" : "update_display_data", content, parent: parent)
     }

@@ -59,8 +59,12 @@ enum BuiltinCommands {
                 let changed = values[i] != defaults[i] ? "* " : "  "
                 lines.append(changed + Help.pad(k, kw) + Help.pad(values[i], vw) + Help.pad(defaults[i], dw) + s.settings.spec(k)!.summary)
             }
-            for name in s.settingsNotes.keys.sorted() { lines.append(s.settingsNotes[name]!(s)) }
-            return CommandOutput(lines: lines)
+            let notes = s.settingsNotes.keys.sorted().map { s.settingsNotes[$0]!(s) }
+            var out = CommandOutput(lines: lines + notes)
+            out.html = HTMLTable.render(header: ["", "setting", "value", "default", "description"],
+                                        rows: keys.indices.map { i in [values[i] != defaults[i] ? "*" : "", keys[i], values[i], defaults[i], s.settings.spec(keys[i])!.summary] },
+                                        notes: notes)
+            return out
         })
 
         session.register(CommandSpec(

@@ -25,6 +25,9 @@ public struct CommandOutput: Sendable, Equatable {
     public var interrupted: Bool
     /// True when the session should end (quit).
     public var quit: Bool
+    /// The whole output as an HTML table, for front ends that render HTML (the Jupyter kernel);
+    /// scripts and the journal record the text lines only.
+    public var html: String?
 
     /// Empty output.
     public init(items: [Item] = [], journalAs: String? = nil, interrupted: Bool = false, quit: Bool = false) {

@@ -422,7 +422,9 @@ public enum EngineCommands {
                 table.append([String(r.step), r.method, t(r.temperature), String(r.selected), r.trainLoss.map { String(format: "%.3f", $0) } ?? "-",
                               f3(r.greedyAcc), f3(r.passAtK), f3(r.passGap), f3(r.rewardPassAt2), f3(r.majorityAtK), r.entropy.map(f2) ?? "-", String(format: "%.1f", r.meanLen)])
             }
-            return CommandOutput(lines: columns(table))
+            var out = CommandOutput(lines: columns(table))
+            out.html = HTMLTable.render(header: header, rows: Array(table.dropFirst()))
+            return out
         })
 
         session.register(CommandSpec(

@@ -73,6 +73,12 @@ import Testing
         #expect(KernelSpec.kernelsFolder(user: true, prefix: nil, environment: ["HOME": "/h"]) == "/h/.local/share/jupyter/kernels")
     }
 
+    @Test func tablesRenderAsEscapedHTML() {
+        let html = HTMLTable.render(header: ["setting", "value"], rows: [["title", "<b>\"a\" & 'b'</b>"]], notes: ["backend: x < y"])
+        #expect(html == "<table>\n<thead><tr><th>setting</th><th>value</th></tr></thead>\n<tbody>\n"
+            + "<tr><td>title</td><td>&lt;b&gt;&quot;a&quot; &amp; &#39;b&#39;&lt;/b&gt;</td></tr>\n</tbody>\n</table>\n<p>backend: x &lt; y</p>\n")
+    }
+
     @Test func completionInspectionAndMultiLineFollowThePrompt() throws {
         let s = Session(runDirectory: Self.temp("introspection"), journaling: false)
         let c = Introspection.complete(["code": "seed 1\nset plot_w", "cursor_pos": 17], session: s)

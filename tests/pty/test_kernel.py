@@ -105,8 +105,13 @@ def test_cells_run_as_at_the_prompt_with_completion_inspection_and_errors(mstar,
         assert reply["status"] == "error" and reply["ename"] == "Error"
         assert reply["evalue"] == "unknown command 'hlep'; did you mean 'help'?"
         assert [c["evalue"] for t, c in msgs if t == "error"] == [reply["evalue"]]
+        # A table is one display: HTML, with the recorded text as text/plain.
         reply, msgs = run_cell(kc, "show settings")
-        assert any(line.split()[:3] == ["*", "seed", "3"] for line in stdout(msgs).splitlines())  # the session kept seed 3
+        (table,) = [c for t, c in msgs if t == "display_data"]
+        assert "<td>seed</td><td>3</td><td>0</td>" in table["data"]["text/html"]  # the session kept seed 3
+        text = table["data"]["text/plain"].splitlines()
+        assert any(line.split()[:3] == ["*", "seed", "3"] for line in text)
+        assert table["metadata"]["mstar"]["recorded"] == ["#> " + line.rstrip() if line.strip() else "#>" for line in text]
 
         # A plot: the PNG inline, its text rendering as the fallback, the summary line as text.
         reply, msgs = run_cell(kc, "plot greedy_acc --from dyn.jsonl")
@@ -193,6 +198,7 @@ def test_interrupt_during_evolve_then_restart(mstar, jupyter):
                 display = display or m["content"]["transient"]["display_id"]
                 assert m["content"]["transient"]["display_id"] == display
                 done = int(m["content"]["data"]["text/plain"].split("] ")[1].split("/")[0])
+                assert not m["content"]["data"]["text/plain"].endswith(" ")
                 if done >= 1:
                     break
         km.interrupt_kernel()
@@ -201,7 +207,8 @@ def test_interrupt_during_evolve_then_restart(mstar, jupyter):
         assert reply["content"]["status"] == "error" and reply["content"]["ename"] == "Interrupted"
         # The session stays consistent: the completed iterations are kept and journaled.
         reply, msgs = run_cell(kc, "dynamics")
-        assert reply["status"] == "ok" and "RP@2" in stdout(msgs)
+        (table,) = [c for t, c in msgs if t == "display_data"]
+        assert reply["status"] == "ok" and "<th>RP@2</th>" in table["data"]["text/html"] and "RP@2" in table["data"]["text/plain"]
         (run,) = run_dirs(path)
         steps = len((run / "dynamics.jsonl").read_text().splitlines())
         assert steps >= 1 and f"\nevolve {steps}\n" in (run / "session.mstar").read_text()
