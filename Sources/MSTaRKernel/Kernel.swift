@@ -84,6 +84,7 @@ public final class Kernel: @unchecked Sendable {
         Interrupt.install()  // a kernelspec with interrupt_mode signal sends SIGINT, as Ctrl-C at the REPL
         session.progressStyle = .bar
         session.progressWriter = { [unowned self] text in self.progress(text) }
+        session.logWriter = { [unowned self] text in self.log(stream: text) }
         let hb = Thread { [heartbeat] in
             while true {
                 if ZMQSocket.poll([heartbeat], timeoutMS: 1000)[0], let frames = heartbeat.receive() { heartbeat.send(frames) }
@@ -301,6 +302,13 @@ public final class Kernel: @unchecked Sendable {
         let content: [String: Any] = ["data": ["text/plain": bar], "metadata": [NotebookOutput.metadataKey: ["recorded": [String](), "progress": true]],
                                       "transient": ["display_id": display]]
         publish(isNew ? "display_data" : "update_display_data", content, parent: parent)
+    }
+
+    /// A live log line (a trainer's output) as the running cell's stderr stream: shown as it comes,
+    /// never part of what a replay compares.
+    private func log(stream text: String) {
+        guard let parent = stateLock.withLock({ runningRequest }) else { return }
+        publish("stream", ["name": "stderr", "text": text], parent: parent)
     }
 
     func log(_ message: String) {

@@ -36,6 +36,9 @@ public final class Session {
     public var progressStyle: Progress.Style?
     /// Where progress is drawn (nil: stderr); the Jupyter kernel turns it into a display updated in place.
     public var progressWriter: ((String) -> Void)?
+    /// Where live logs go as they come, lines ending in a newline (an external trainer's output;
+    /// nil: stderr); never recorded. The Jupyter kernel shows them as the cell's stderr stream.
+    public var logWriter: ((String) -> Void)?
     /// Where gnuplot is (nil: looked up on PATH when a plot is drawn).
     public var gnuplotPath: String?
     /// The size the dumb-terminal plot fills.

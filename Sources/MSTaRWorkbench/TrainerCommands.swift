@@ -104,7 +104,8 @@ enum TrainerCommands {
         s.engine.savedTrainerState = nil
         let style = s.progressStyle
         // The trainer's output as it comes, on stderr like other progress: never journaled.
-        run.trainerOutput = style == .silent ? nil : { line in FileHandle.standardError.write(Data("  trainer | \(line)\n".utf8)) }
+        let log = s.logWriter ?? { FileHandle.standardError.write(Data($0.utf8)) }
+        run.trainerOutput = style == .silent ? nil : { line in log("  trainer | \(line)\n") }
     }
 
     /// `trainer plan`.

@@ -163,6 +163,12 @@ def test_cells_run_as_at_the_prompt_with_completion_inspection_and_errors(mstar,
         kc.session.key = key
         reply, msgs = run_cell(kc, "seed 5")
         assert reply["status"] == "ok" and stdout(msgs) == "seed = 5\n"
+
+        # A shutdown request is answered and the kernel exits by itself, status 0.
+        msg_id = kc.shutdown()
+        reply = kc.control_channel.get_msg(timeout=30)
+        assert reply["parent_header"]["msg_id"] == msg_id and reply["content"]["status"] == "ok"
+        assert km.provisioner.process.wait(timeout=10) == 0
     finally:
         stop(km, kc)
 
