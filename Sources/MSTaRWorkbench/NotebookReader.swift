@@ -60,25 +60,7 @@ extension Notebook {
     static func codeCell(_ lines: [String], recorded: [OutputLine], line first: Int) -> Script.Cell {
         var cell = Script.Cell(kind: .code, marker: Script.cellMarker, line: first, items: [])
         var assembler = LineAssembler()
-        for (k, line) in lines.enumerated() {
-            if assembler.isPending, case .command(var c) = cell.items.last {
-                c.lines.append(line)
-                cell.items[cell.items.count - 1] = .command(c)
-                _ = assembler.feed(line)
-            } else if OutputLine.isOutput(line) {
-                if case .command(var c) = cell.items.last {
-                    c.outputs.append(OutputLine(raw: line))
-                    cell.items[cell.items.count - 1] = .command(c)
-                } else {
-                    cell.items.append(.other(line))
-                }
-            } else if line.allSatisfy(\.isWhitespace) || line.drop(while: { $0 == " " || $0 == "\t" }).hasPrefix("#") {
-                cell.items.append(.other(line))
-            } else {
-                cell.items.append(.command(Script.Command(lines: [line], line: first + 1 + k, outputs: [])))
-                _ = assembler.feed(line)
-            }
-        }
+        for (k, line) in lines.enumerated() { cell.append(line, number: first + 1 + k, assembler: &assembler) }
         if let last = cell.items.lastIndex(where: { if case .command = $0 { true } else { false } }),
            case .command(var c) = cell.items[last] {
             c.outputs += recorded

@@ -53,6 +53,29 @@ public struct Script: Equatable, Sendable {
             items.compactMap { if case .command(let c) = $0 { return c } else { return nil } }
         }
 
+        /// Adds a line of a code cell as the script reader reads it: the continuation of a command
+        /// still open, a recorded `#>` line of the command above, a comment or blank line, or a new
+        /// command (line `number` in the file); `assembler` tracks open commands across lines.
+        mutating func append(_ line: String, number: Int, assembler: inout LineAssembler) {
+            if assembler.isPending, case .command(var c) = items.last {
+                c.lines.append(line)
+                items[items.count - 1] = .command(c)
+                _ = assembler.feed(line)
+            } else if OutputLine.isOutput(line) {
+                if case .command(var c) = items.last {
+                    c.outputs.append(OutputLine(raw: line))
+                    items[items.count - 1] = .command(c)
+                } else {
+                    items.append(.other(line))
+                }
+            } else if line.allSatisfy(\.isWhitespace) || line.drop(while: { $0 == " " || $0 == "\t" }).hasPrefix("#") {
+                items.append(.other(line))
+            } else {
+                items.append(.command(Command(lines: [line], line: number, outputs: [])))
+                _ = assembler.feed(line)
+            }
+        }
+
         /// A markdown cell's text without the `# ` prefixes, blank lines at either end dropped.
         public var markdown: String {
             var lines = items.map { item -> String in
@@ -110,34 +133,15 @@ public struct Script: Equatable, Sendable {
         }
         for (i, line) in lines.enumerated() {
             let number = i + 1
-            if assembler.isPending {  // continuation of a multi-line command
-                guard case .command(var c) = current.items.last else { preconditionFailure("pending without a command") }
-                c.lines.append(line)
-                current.items[current.items.count - 1] = .command(c)
-                _ = assembler.feed(line)
-                continue
-            }
-            if line.hasPrefix(cellMarker) {
+            if !assembler.isPending && line.hasPrefix(cellMarker) {
                 flush()
                 let tag = line.dropFirst(cellMarker.count)
                 let kind: CellKind = tag.contains("[markdown]") || tag.contains("[md]") ? .markdown : .code
                 current = Cell(kind: kind, marker: line, line: number, items: [])
-                continue
-            }
-            if current.kind == .markdown {
-                current.items.append(.other(line))
-            } else if OutputLine.isOutput(line) {
-                if case .command(var c) = current.items.last {
-                    c.outputs.append(OutputLine(raw: line))
-                    current.items[current.items.count - 1] = .command(c)
-                } else {
-                    current.items.append(.other(line))
-                }
-            } else if line.allSatisfy(\.isWhitespace) || line.drop(while: { $0 == " " || $0 == "\t" }).hasPrefix("#") {
+            } else if current.kind == .markdown {
                 current.items.append(.other(line))
             } else {
-                current.items.append(.command(Command(lines: [line], line: number, outputs: [])))
-                _ = assembler.feed(line)
+                current.append(line, number: number, assembler: &assembler)
             }
         }
         flush()
