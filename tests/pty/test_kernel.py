@@ -181,6 +181,34 @@ def test_cells_run_as_at_the_prompt_with_completion_inspection_and_errors(mstar,
     assert r.returncode == 0, r.stderr
 
 
+def test_malformed_messages_are_dropped_and_the_kernel_goes_on(mstar, jupyter):
+    """Frames straight on the shell socket: no delimiter, too few frames, signed frames that are not
+    JSON, a message of 2,000 frames. Each is dropped; the kernel still answers."""
+    import hashlib
+    import hmac
+
+    import zmq
+    path, env = jupyter
+    km, kc = start(path)
+    try:
+        info = km.get_connection_info()
+        key = info["key"] if isinstance(info["key"], bytes) else info["key"].encode()
+        sign = lambda parts: hmac.new(key, b"".join(parts), hashlib.sha256).hexdigest().encode()
+        sock = zmq.Context.instance().socket(zmq.DEALER)
+        sock.connect(f"tcp://{info['ip']}:{info['shell_port']}")
+        bad_json = [b"{not json", b"{}", b"{}", b"{}"]
+        for frames in ([b"garbage"], [b"<IDS|MSG>", b"sig"], [b"<IDS|MSG>", sign(bad_json)] + bad_json,
+                       [b"x"] * 2000, [b"<IDS|MSG>", b"zz" * 32, b"{}", b"{}", b"{}", b"{}"]):
+            sock.send_multipart(frames)
+        time.sleep(0.5)
+        assert sock.poll(500) == 0  # nothing answered
+        sock.close(linger=0)
+        reply, msgs = run_cell(kc, "seed 2")
+        assert reply["status"] == "ok" and stdout(msgs) == "seed = 2\n"
+    finally:
+        stop(km, kc)
+
+
 TINY = ["data generate --fraction 0.02", "model new", "set prompts 8", "set k 4", "set max_tokens 12",
         "set dynamics_prompts 4", "set dynamics_k 2"]
 
