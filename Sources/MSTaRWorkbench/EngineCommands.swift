@@ -147,10 +147,19 @@ public enum EngineCommands {
     }
 
     /// Replaces the session's policy; any run ends (the next step starts one from this policy).
-    static func setPolicy(_ model: VisionLanguageModel, source: String, _ s: Session) {
+    static func setPolicy(_ model: VisionLanguageModel, source: String, label: String? = nil, _ s: Session) {
         s.engine.policy = model
         s.engine.policySource = source
+        s.engine.policyLabel = label ?? source
         s.engine.evolution = nil
+    }
+
+    /// How output names a folder the user gave: its name (`pre-evolved`). The path as typed would
+    /// differ between the prompt (relative) and the journal (resolved to an absolute path), so a
+    /// journal's recorded output would not replay; the full path would differ between machines.
+    static func shownFolder(_ typed: String, _ s: Session) -> String {
+        let name = (s.inputPath(typed) as NSString).lastPathComponent
+        return name.isEmpty || name == "/" ? typed : name
     }
 
     static func stop() -> Bool { Interrupt.requested }
@@ -185,7 +194,7 @@ public enum EngineCommands {
         ) { _, s in
             let m = try policy(s)
             let c = m.config
-            var lines = ["policy: \(s.engine.policySource ?? "-"), \(count(m.parameterCount)) parameters (with the score head)"]
+            var lines = ["policy: \(s.engine.policyLabel ?? "-"), \(count(m.parameterCount)) parameters (with the score head)"]
             lines.append("vision: \(c.imageHeight)x\(c.imageWidth) scene, \(c.stem) stem, \(c.visionLayers) layers of width \(c.visionDim), \(c.imageTokens) image tokens")
             lines.append("language model: \(c.layers) layers, d_model \(c.dModel), \(c.heads) heads, MLP \(c.mlpHidden), \(c.norm), \(c.mlp), max text \(c.maxText), vocabulary \(c.vocab)")
             if let run = s.engine.evolution {
@@ -204,18 +213,20 @@ public enum EngineCommands {
                 throw WorkbenchError("no checkpoint at \(cmd.string("dir")); make the pre-evolved one with: scripts/mstar pre-evolve")
             }
             if ItemEvolution.isRun(dir) { return try ItemCommands.load(dir, shown: cmd.string("dir"), s) }
+            let shown = shownFolder(cmd.string("dir"), s)
             if Evolution.isRun(dir) {
                 let run = try Evolution.resume(from: dir, suite: try DataCommands.suite(s))
                 s.engine.policy = run.initialPolicy
-                s.engine.policySource = cmd.string("dir")
+                s.engine.policySource = dir.path
+                s.engine.policyLabel = shown
                 attach(run, s, fresh: false)
                 // The run's settings become the session's.
                 try apply(run.settings, s)
-                return CommandOutput(lines: ["run \(cmd.string("dir")): \(run.iteration) iterations done, method \(run.settings.method.rawValue), temperature \(t(run.temperature)), PRM \(run.prm == nil ? "none" : "trained")"])
+                return CommandOutput(lines: ["run \(shown): \(run.iteration) iterations done, method \(run.settings.method.rawValue), temperature \(t(run.temperature)), PRM \(run.prm == nil ? "none" : "trained")"])
             }
             let loaded = try Checkpoint.load(from: dir, vocab: Tokenizer.standard.vocabSize)
-            setPolicy(loaded.model, source: cmd.string("dir"), s)
-            return CommandOutput(lines: ["policy \(cmd.string("dir")): \(count(loaded.model.parameterCount)) parameters"])
+            setPolicy(loaded.model, source: dir.path, label: shown, s)
+            return CommandOutput(lines: ["policy \(shown): \(count(loaded.model.parameterCount)) parameters"])
         })
 
         session.register(CommandSpec(
@@ -269,7 +280,7 @@ public enum EngineCommands {
                     bar?.advance()
                 }
                 bar?.finish()
-                setPolicy(trained, source: (s.engine.policySource ?? "-") + " + \(phase)", s)
+                setPolicy(trained, source: (s.engine.policySource ?? "-") + " + \(phase)", label: (s.engine.policyLabel ?? "-") + " + \(phase)", s)
                 var out = CommandOutput()
                 for p in phases where p.report.steps > 0 {
                     out.line("\(p.phase): \(p.examples) examples, \(p.report.steps) updates, loss \(String(format: "%.4f", p.report.meanLoss)) mean, \(String(format: "%.4f", p.report.lastLoss)) last")

@@ -20,6 +20,8 @@ final class EngineState {
     var policy: VisionLanguageModel?
     /// Where `policy` came from: a checkpoint path, `new (seed N)`, with the phases trained since.
     var policySource: String?
+    /// How output names the policy: a loaded folder by its name (`pre-evolved`), not by the path typed.
+    var policyLabel: String?
     /// The self-evolution run, created at its first step from the policy and the settings.
     var evolution: Evolution?
     /// The real dataset `data use` made the method run on (nil: the digit suite).

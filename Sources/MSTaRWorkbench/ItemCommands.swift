@@ -244,6 +244,6 @@ enum ItemCommands {
         s.engine.itemRun = run
         try EngineCommands.apply(run.settings, s)
         try TrainerCommands.attach(run, s)
-        return CommandOutput(lines: ["item run \(shown) on \(name): \(run.iteration) iterations done, method \(run.settings.method.rawValue), temperature \(EngineCommands.t(run.temperature)); \(trainerLine)"])
+        return CommandOutput(lines: ["item run \(EngineCommands.shownFolder(shown, s)) on \(name): \(run.iteration) iterations done, method \(run.settings.method.rawValue), temperature \(EngineCommands.t(run.temperature)); \(trainerLine)"])
     }
 }

@@ -262,7 +262,8 @@ def test_nbclient_runs_quickstart_cells_and_the_notebook_verifies(mstar, jupyter
     cells = [
         nbformat.v4.new_markdown_cell("# Quickstart, small\nThe recipe from the shipped policy, in seconds."),
         nbformat.v4.new_code_cell("set threads 1\nset numerics portable\nseed 0\ndata generate --fraction 0.02"),
-        nbformat.v4.new_code_cell(f"load {ROOT / 'checkpoints' / 'pre-evolved-replay'}\nmodel info"),
+        # A relative path, as people type it: the journal resolves it, and both still replay.
+        nbformat.v4.new_code_cell(f"load {os.path.relpath(ROOT / 'checkpoints' / 'pre-evolved-replay', path)}\nmodel info"),
         nbformat.v4.new_code_cell("recipe mstar\nset prompts 8\nset k 4\nset dynamics_prompts 4\nset dynamics_k 2\n"
                                   "set temperature_prompts 4\nset temperature_step 0.4\nset prm_prompts 8\nset prm_epochs 1"),
         nbformat.v4.new_code_cell("prm train"),
