@@ -20,11 +20,9 @@ extension Kernel {
         var failure: (ename: String, evalue: String, traceback: [String])?
         var payload: [[String: Any]] = []
         var assembler = LineAssembler()
-        // Split by scalar, as the script reader does, so CR LF cells keep their lines.
-        let lines = code.unicodeScalars.split(separator: "\n", omittingEmptySubsequences: false).map { String(String.UnicodeScalarView($0)) }
-        for line in lines {
+        for line in Script.lines(code) {
             // Blank lines, comments and recorded `#>` lines pasted from a script are not commands.
-            if !assembler.isPending && (line.allSatisfy(\.isWhitespace) || line.drop(while: { $0 == " " || $0 == "\t" }).hasPrefix("#")) { continue }
+            if !assembler.isPending && Script.isBlankOrComment(line) { continue }
             guard let text = assembler.feed(line) else { continue }
             if Interrupt.requested {  // between two commands of the cell
                 failure = ("Interrupted", "interrupted", ["interrupted"])

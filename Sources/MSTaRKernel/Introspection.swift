@@ -42,8 +42,8 @@ public enum Introspection {
     public static func isComplete(_ content: [String: Any]) -> [String: Any] {
         let code = content["code"] as? String ?? ""
         var assembler = LineAssembler()
-        for line in code.unicodeScalars.split(separator: "\n", omittingEmptySubsequences: false).map({ String(String.UnicodeScalarView($0)) }) {
-            if !assembler.isPending && line.drop(while: { $0 == " " || $0 == "\t" }).hasPrefix("#") { continue }
+        for line in Script.lines(code) {
+            if !assembler.isPending && Script.isBlankOrComment(line) { continue }
             _ = assembler.feed(line)
         }
         return assembler.isPending ? ["status": "incomplete", "indent": ""] : ["status": "complete"]

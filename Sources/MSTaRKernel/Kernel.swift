@@ -159,9 +159,8 @@ public final class Kernel: @unchecked Sendable {
             beginShutdown()
         default:
             // debug_request and the like: answered with an error so the client does not wait.
-            let reply = message.type.hasSuffix("_request") ? String(message.type.dropLast(8)) + "_reply" : nil
-            if let reply {
-                control.send(wire.encode(reply, content: ["status": "error", "ename": "NotImplemented",
+            if message.type.hasSuffix("_request") {
+                control.send(wire.encode(Kernel.replyType(message), content: ["status": "error", "ename": "NotImplemented",
                                                           "evalue": "the mstar kernel does not answer \(message.type)", "traceback": [String]()],
                                          parent: message))
             }
@@ -229,16 +228,15 @@ public final class Kernel: @unchecked Sendable {
     /// After a failed cell, the cells queued behind it are not run (Jupyter's "stop on error"):
     /// each gets an `aborted` reply.
     private func abortQueuedCells() {
-        let aborted: [[Data]] = queue.withLock {
-            var kept: [Job] = [], dropped: [[Data]] = []
+        let aborted: [KernelMessage] = queue.withLock {
+            var kept: [Job] = [], dropped: [KernelMessage] = []
             for job in jobs {
-                if case .shell(let frames) = job, let m = try? wire.decode(frames), m.type == "execute_request" { dropped.append(frames) } else { kept.append(job) }
+                if case .shell(let frames) = job, let m = try? wire.decode(frames), m.type == "execute_request" { dropped.append(m) } else { kept.append(job) }
             }
             jobs = kept
             return dropped
         }
-        for frames in aborted {
-            guard let m = try? wire.decode(frames) else { continue }
+        for m in aborted {
             publish("status", ["execution_state": "busy"], parent: m)
             reply(m, content: ["status": "aborted", "execution_count": executionCount])
             publish("status", ["execution_state": "idle"], parent: m)
@@ -273,8 +271,12 @@ public final class Kernel: @unchecked Sendable {
     }
 
     func reply(_ request: KernelMessage, content: [String: Any]) {
-        let type = request.type.hasSuffix("_request") ? String(request.type.dropLast(8)) + "_reply" : request.type + "_reply"
-        post(.shell, wire.encode(type, content: content, parent: request))
+        post(.shell, wire.encode(Kernel.replyType(request), content: content, parent: request))
+    }
+
+    /// `kernel_info_request` is answered by `kernel_info_reply`.
+    static func replyType(_ request: KernelMessage) -> String {
+        (request.type.hasSuffix("_request") ? String(request.type.dropLast("_request".count)) : request.type) + "_reply"
     }
 
     /// Marks the request whose outputs progress displays belong to (nil when it ends).

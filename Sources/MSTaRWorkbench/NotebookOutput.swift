@@ -69,7 +69,7 @@ public enum NotebookOutput {
         var text = ""
         func flush() {
             if text.isEmpty { return }
-            var parts = text.unicodeScalars.split(separator: "\n", omittingEmptySubsequences: false).map { String(String.UnicodeScalarView($0)) }
+            var parts = Script.lines(text)
             if text.unicodeScalars.last == "\n" { parts.removeLast() }  // by scalar: "\r\n" is one Character
             for p in parts { lines.append(OutputLine(text: p.hasSuffix("\r") ? String(p.dropLast()) : p, volatile: false)) }
             text = ""
@@ -94,8 +94,8 @@ public enum NotebookOutput {
                     lines.append(OutputLine(text: "interrupted", volatile: false))
                 } else {
                     let message = output["evalue"] as? String ?? ""
-                    lines += message.unicodeScalars.split(separator: "\n", omittingEmptySubsequences: false).enumerated().map {
-                        OutputLine(text: ($0.offset == 0 ? "error: " : "") + String(String.UnicodeScalarView($0.element)), volatile: false)
+                    lines += Script.lines(message).enumerated().map {
+                        OutputLine(text: ($0.offset == 0 ? "error: " : "") + $0.element, volatile: false)
                     }
                 }
             default:

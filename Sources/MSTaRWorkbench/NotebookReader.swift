@@ -25,7 +25,7 @@ extension Notebook {
             guard let source = NotebookOutput.multiline(cell["source"] ?? "") else {
                 throw WorkbenchError("\(at): source is not text (a string or a list of strings); \(hint)")
             }
-            var lines = source.unicodeScalars.split(separator: "\n", omittingEmptySubsequences: false).map { String(String.UnicodeScalarView($0)) }
+            var lines = Script.lines(source)
             if source.unicodeScalars.last == "\n" || source.isEmpty { lines.removeLast() }  // by scalar: "\r\n" is one Character
             var scriptCell: Script.Cell
             switch cell["cell_type"] as? String {

@@ -68,7 +68,7 @@ public struct Script: Equatable, Sendable {
                 } else {
                     items.append(.other(line))
                 }
-            } else if line.allSatisfy(\.isWhitespace) || line.drop(while: { $0 == " " || $0 == "\t" }).hasPrefix("#") {
+            } else if Script.isBlankOrComment(line) {
                 items.append(.other(line))
             } else {
                 items.append(.command(Command(lines: [line], line: number, outputs: [])))
@@ -117,11 +117,22 @@ public struct Script: Equatable, Sendable {
     /// The marker that starts a cell.
     public static let cellMarker = "# %%"
 
+    /// `text` split at each LF, by Unicode scalar: Swift reads CR LF as one Character, so text saved
+    /// with Windows line ends would be one line. A line keeps its CR.
+    public static func lines(_ text: String) -> [String] {
+        text.unicodeScalars.split(separator: "\n", omittingEmptySubsequences: false).map { String(String.UnicodeScalarView($0)) }
+    }
+
+    /// True for a line that holds no command (blank, or a `#` comment, recorded output included)
+    /// when it does not continue an open one.
+    public static func isBlankOrComment(_ line: String) -> Bool {
+        line.allSatisfy(\.isWhitespace) || line.drop(while: { $0 == " " || $0 == "\t" }).hasPrefix("#")
+    }
+
     /// Reads a script; never fails (anything unrecognised is kept as an `.other` line).
     public static func parse(_ text: String) -> Script {
-        // Split by scalar: Swift reads CR LF as one Character, so a script saved with Windows line
-        // ends would be one line. A line keeps its CR, so the script still renders back byte for byte.
-        var lines = text.unicodeScalars.split(separator: "\n", omittingEmptySubsequences: false).map { String(String.UnicodeScalarView($0)) }
+        // A line keeps its CR, so the script still renders back byte for byte.
+        var lines = lines(text)
         let endsWithNewline = text.hasSuffix("\n")
         if endsWithNewline || text.isEmpty { lines.removeLast() }
 
