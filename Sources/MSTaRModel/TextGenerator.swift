@@ -51,3 +51,14 @@ public protocol TextGenerator {
     func generateText(_ prompts: [TextPrompt], k: Int, options: SamplingOptions, seed: UInt64,
                       shouldStop: (() -> Bool)?) throws -> [[TextRollout]]
 }
+
+/// What scores the steps of free-text responses: a served process reward model on a real
+/// dataset's items, the `StepScorer` of the `TextGenerator` seam. `RemoteStepScorer` is one.
+///
+/// The contract: one score in [0, 1] per step of each response, in input order, where the steps
+/// are what the scorer's splitting makes of the text (`StepSplitter`); the same inputs give the
+/// same scores; a short result means `shouldStop` interrupted the call.
+public protocol TextStepScorer {
+    /// Step scores of each (prompt, response text) pair.
+    func stepScores(_ items: [(prompt: TextPrompt, response: String)], shouldStop: (() -> Bool)?) throws -> [[Float]]
+}

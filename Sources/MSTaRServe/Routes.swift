@@ -9,10 +9,13 @@ public struct ServeState: Sendable {
     public var validator: RequestValidator
     /// Runs the policy and the PRM.
     public var queue: GenerationQueue
+    /// The step tag of `/pooling` (`--step-tag`): when set, the assistant message is its steps,
+    /// each followed by the tag, and the answer has one score per tag, as vLLM's step pooling.
+    public var stepTag: String?
 
     /// State over `queue` answering for `validator.model`.
-    public init(validator: RequestValidator, queue: GenerationQueue) {
-        self.validator = validator; self.queue = queue
+    public init(validator: RequestValidator, queue: GenerationQueue, stepTag: String? = nil) {
+        self.validator = validator; self.queue = queue; self.stepTag = stepTag
     }
 
     var model: ServedModel { validator.model }
@@ -64,7 +67,9 @@ public enum ServeRoutes {
     }
 
     /// `/pooling` with `"task": "token_classify"`: the PRM's `[p_bad, p_good]` for each step of the
-    /// assistant message, the response to the user message's question and image.
+    /// assistant message, the response to the user message's question and image. A system message
+    /// first is ignored (PRMs such as Qwen2.5-Math-PRM take one). With a step tag, the assistant
+    /// message is the chain's steps each followed by the tag, which are joined by ` ; ` to score.
     public static func pool(_ body: Data, _ state: ServeState) async throws -> PoolingResponse {
         guard state.queue.hasPRM else {
             throw APIError(status: 404, "no PRM is loaded: start the server with --prm DIR to use /pooling", code: "prm_not_loaded")
@@ -75,14 +80,22 @@ public enum ServeRoutes {
         guard r.task == nil || r.task == "token_classify" else {
             throw APIError.badRequest("task \(quoted(r.task!)) is not supported; /pooling does \"token_classify\" (PRM step scores)", param: "task")
         }
-        guard r.messages.count == 2, r.messages[0].role == "user", r.messages[1].role == "assistant" else {
+        let first = r.messages.first?.role == "system" ? 1 : 0
+        guard r.messages.count == first + 2, r.messages[first].role == "user", r.messages[first + 1].role == "assistant" else {
             throw APIError.badRequest("messages must be a user message (image and question) and the assistant response to score", param: "messages")
         }
-        let (question, image) = try v.content(r.messages[0].content, message: 0)
+        let (question, image) = try v.content(r.messages[first].content, message: first)
         let prompt = try v.encodeQuestion(question, hasImage: image != nil)
-        let (answerText, answerImage) = try v.content(r.messages[1].content, message: 1)
+        let (written, answerImage) = try v.content(r.messages[first + 1].content, message: first + 1)
+        var answerText = written
         guard answerImage == nil, answerText.utf8.count <= v.limits.maxTextBytes else {
             throw APIError.badRequest("the assistant message must be text of at most \(v.limits.maxTextBytes) bytes", param: "messages")
+        }
+        var tagged: Int?
+        if let tag = state.stepTag {
+            let steps = try taggedSteps(answerText, tag: tag)
+            answerText = steps.joined(separator: " ; ")
+            tagged = steps.count
         }
         var response = try v.encodeWords(answerText, what: "response")
         // Scored as a finished response, as the PRM was trained on rollouts that end with <eos>.
@@ -96,10 +109,28 @@ public enum ServeRoutes {
                 + "the model's max_model_len \(v.model.maxModelLength)", param: "messages")
         }
         let scores = try await state.queue.stepScores(question: question, image: image, response: response)
+        if let tagged, tagged != scores.count {
+            throw APIError.badRequest("the response has \(tagged) tagged steps but its chain has \(scores.count) (a step ends at ;): "
+                + "split it at ; before tagging", param: "messages")
+        }
         let tokens = prompt.count + response.count
         return PoolingResponse(id: "pool-" + randomID(), created: now(), model: state.model.name,
                                data: [.init(index: 0, data: scores.map { [1 - $0, $0] })],
                                usage: Usage(prompt_tokens: tokens, completion_tokens: 0, total_tokens: tokens))
+    }
+
+    /// The steps of an assistant message in the step-tag layout: each step followed by `tag`
+    /// (nothing after the last tag but white space), trimmed.
+    static func taggedSteps(_ text: String, tag: String) throws -> [String] {
+        var pieces = text.components(separatedBy: tag)
+        guard pieces.count >= 2, pieces.removeLast().allSatisfy(\.isWhitespace) else {
+            throw APIError.badRequest("with --step-tag the assistant message is its steps, each followed by \(tag)", param: "messages")
+        }
+        let steps = pieces.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
+        guard steps.allSatisfy({ !$0.isEmpty }) else {
+            throw APIError.badRequest("a tagged step is empty: the assistant message is its steps, each followed by \(tag)", param: "messages")
+        }
+        return steps
     }
 
     /// The request body, at most `maxBodyBytes` (413 beyond, before it is all read).

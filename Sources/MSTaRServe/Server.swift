@@ -10,7 +10,7 @@ public enum ServeServer {
     /// The state for serving the policy in `checkpoint` as `name` (default: the folder's last path
     /// component), with the PRM in `prm` for `/pooling` and local images from `allowedMediaPath`.
     /// Both checkpoints go through the checked loader.
-    public static func load(checkpoint: String, name: String? = nil, prm: String? = nil, allowedMediaPath: String? = nil,
+    public static func load(checkpoint: String, name: String? = nil, prm: String? = nil, stepTag: String? = nil, allowedMediaPath: String? = nil,
                             limits: ServeLimits = .standard) throws -> ServeState {
         let vocab = Tokenizer.standard.vocabSize
         let policy = try Checkpoint.load(from: URL(fileURLWithPath: checkpoint), vocab: vocab).model
@@ -19,7 +19,7 @@ public enum ServeServer {
         let served = ServedModel(name: name ?? folder, config: policy.config, created: Int(Date().timeIntervalSince1970))
         let validator = RequestValidator(model: served, media: try MediaPolicy(allowedFolder: allowedMediaPath, maxImageBytes: limits.maxImageBytes),
                                          limits: limits)
-        return ServeState(validator: validator, queue: GenerationQueue(policy: policy, prm: prmModel, limits: limits))
+        return ServeState(validator: validator, queue: GenerationQueue(policy: policy, prm: prmModel, limits: limits), stepTag: stepTag)
     }
 
     /// Serves `state` on `host`:`port` until SIGINT or SIGTERM; `onRunning` is called once the

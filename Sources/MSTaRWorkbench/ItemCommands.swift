@@ -19,6 +19,9 @@ enum ItemCommands {
         return r.generator
     }
 
+    /// The session's served PRM (`backend remote --prm-url`), if any.
+    static func scorer(_ s: Session) -> RemoteStepScorer? { s.engine.remote?.scorer }
+
     /// The items of `name` in `split` (all of them when nil), in file order.
     static func items(_ s: Session, _ name: String, split: String?) throws -> [ReasoningItem] {
         let d = try dataset(s, name)
@@ -29,7 +32,8 @@ enum ItemCommands {
         return d.items(in: wanted)
     }
 
-    /// `eval --dataset NAME`: greedy accuracy, Pass@K, majority@K and Reward-Pass@2 (vote) per answer type.
+    /// `eval --dataset NAME`: greedy accuracy, Pass@K, majority@K and Reward-Pass@2 per answer type
+    /// (ranked by the served PRM when there is one, with its best-of-K, else by votes).
     static func eval(_ cmd: ParsedCommand, _ s: Session, dataset name: String) throws -> CommandOutput {
         let split = cmd.string("split")
         var items = try items(s, name, split: split)
@@ -38,13 +42,15 @@ enum ItemCommands {
         let g = try generator(s)
         let start = Date()
         let (m, _) = try measure {
-            try ItemEvaluation.measure(items, generator: g, k: cmd.int("k"), temperature: Float(cmd.double("temperature")),
-                                   seed: UInt64(cmd.int("seed")), maxTokens: cmd.int("max-tokens"), shouldStop: { Interrupt.requested })
+            try ItemEvaluation.measure(items, generator: g, scorer: scorer(s), aggregation: try EngineCommands.evolutionSettings(s).prmAggregation,
+                                       k: cmd.int("k"), temperature: Float(cmd.double("temperature")),
+                                       seed: UInt64(cmd.int("seed")), maxTokens: cmd.int("max-tokens"), shouldStop: { Interrupt.requested })
         }
         BackendCommands.flushRecords(s)
         var out = CommandOutput(lines: [
             "\(name) \(split) (\(m.prompts) items, K \(m.k), T \(EngineCommands.t(m.temperature))): greedy \(EngineCommands.f3(m.greedyAcc)), Pass@\(m.k) \(EngineCommands.f3(m.passAtK)), "
-                + "maj@\(m.k) \(EngineCommands.f3(m.majorityAtK)), Reward-Pass@2 \(EngineCommands.f3(m.rewardPassAt2)) (vote)",
+                + "maj@\(m.k) \(EngineCommands.f3(m.majorityAtK)), Reward-Pass@2 \(EngineCommands.f3(m.rewardPassAt2)) (\(m.ranker))"
+                + (m.prmBestOfK.map { ", PRM best-of-\(m.k) \(EngineCommands.f3($0))" } ?? ""),
             "samples with an answer \(EngineCommands.f3(m.answered)), mean length \(String(format: "%.1f", m.meanLength)); steps verified: n/a (no oracle for these items)",
         ])
         out.line("  " + Help.pad("answer type", 13) + Help.pad("items", 7) + Help.pad("greedy", 8) + "Pass@\(m.k)")
@@ -72,6 +78,17 @@ enum ItemCommands {
         }
         BackendCommands.flushRecords(s)
         let m = measured[0]
+        // With a served PRM every response shown is scored, step by step.
+        var prmSteps: [[Float]]?
+        if let scorer = scorer(s) {
+            let prompt = try ItemEvaluation.prompt(item, stream: 0)
+            let shown = m.samples.prefix(cmd.int("show")).map { (prompt: prompt, response: $0.text) }
+            let scored = try measure { try scorer.stepScores(shown, shouldStop: { Interrupt.requested }) }
+            BackendCommands.flushRecords(s)
+            guard scored.count == shown.count else { throw Interrupted() }
+            prmSteps = scored
+        }
+        let aggregation = try EngineCommands.evolutionSettings(s).prmAggregation
         var out = heading(item, "item \(index) of \(name)")
         out.line("gold: \(item.answer)")
         let distinct = Set(m.keys.compactMap { $0 }).count
@@ -79,9 +96,13 @@ enum ItemCommands {
         out.line("\(m.samples.count) responses, \(right) right, \(m.keys.filter { $0 != nil }.count) with an answer, \(distinct) distinct answers")
         for (j, r) in m.samples.enumerated().prefix(cmd.int("show")) {
             let answer = FreeTextAnswer.extract(r.text).map { "\"\(oneLine($0.text, 60))\" (\($0.source.rawValue))" } ?? "none"
-            let steps = StepSplitter.split(r.text).count
+            let steps = StepSplitter.split(r.text, tag: scorer(s)?.tagging.split).count
             out.line("[\(j)] \(m.correct[j] ? "right" : "wrong")  answer \(answer)  \(steps) step\(steps == 1 ? "" : "s")  length \(r.length)\(r.finished ? "" : " (cut)")")
             out.line("    " + oneLine(r.text, 200))
+            if let p = prmSteps?[j] {
+                out.line("    PRM \(EngineCommands.f3(Double(aggregation.apply(p)))) (\(aggregation.rawValue) of \(p.count) step\(p.count == 1 ? "" : "s"): "
+                         + p.map { EngineCommands.f2(Double($0)) }.joined(separator: " ") + ")")
+            }
         }
         return out
     }
@@ -127,10 +148,11 @@ enum ItemCommands {
         let settings = try EngineCommands.evolutionSettings(s)
         if let run = s.engine.itemRun {
             run.settings = settings
+            run.scorer = scorer(s)
             try TrainerCommands.attach(run, s)
             return run
         }
-        let run = try ItemEvolution(dataset: try dataset(s, name), generator: try generator(s), settings: settings, seed: s.seed)
+        let run = try ItemEvolution(dataset: try dataset(s, name), generator: try generator(s), scorer: scorer(s), settings: settings, seed: s.seed)
         run.runDirectory = URL(fileURLWithPath: s.outputPath(".")).standardizedFileURL
         try TrainerCommands.attach(run, s)
         s.engine.itemRun = run
@@ -167,7 +189,8 @@ enum ItemCommands {
         out.line("\(p.responses.count) responses, \(p.rewards.filter { $0 > 0 }.count) rewarded, \(p.selected.filter { $0 }.count) selected")
         for (j, r) in p.responses.enumerated().prefix(show) {
             let verdict = p.selected[j] ? "kept" : p.rewards[j] > 0 ? "right" : "wrong"
-            out.line("[\(j)] \(verdict)  answer \(p.keys[j] ?? "none")  length \(r.length)\(r.finished ? "" : " (cut)")")
+            let prm = p.prmScores?[j].map { "  PRM \(EngineCommands.f3(Double($0)))" } ?? ""
+            out.line("[\(j)] \(verdict)  answer \(p.keys[j] ?? "none")\(prm)  length \(r.length)\(r.finished ? "" : " (cut)")")
             out.line("    " + oneLine(r.text, 200))
         }
         return out
@@ -216,7 +239,7 @@ enum ItemCommands {
         guard s.engine.reasoningSets[name] != nil else {
             throw WorkbenchError("\(shown) is a run on dataset \(name): load that dataset first (data load FILE --as \(name), with the same --seed and fractions)")
         }
-        let run = try ItemEvolution.resume(from: dir, dataset: try dataset(s, name), name: name, generator: try generator(s))
+        let run = try ItemEvolution.resume(from: dir, dataset: try dataset(s, name), name: name, generator: try generator(s), scorer: scorer(s))
         var trainerLine = "no trainer"
         let statePath = dir.appendingPathComponent(trainerStateName).path
         if FileManager.default.fileExists(atPath: statePath) {

@@ -23,6 +23,8 @@ struct ServeCommand: ParsableCommand {
     var port = 8000
     @Option(help: "PRM checkpoint folder for POST /pooling (e.g. OUT/runs/SCALE/prm/seed-0 of mstar reproduce).")
     var prm: String?
+    @Option(help: "With --prm: /pooling reads the assistant message as steps each followed by this tag (e.g. <extra_0>) and answers one score per tag, as vLLM's step pooling.")
+    var stepTag: String?
     @Option(help: "Folder that images may be read from by local path or file:// URL (default: none; data: URLs only).")
     var allowedLocalMediaPath: String?
     @Option(help: "The model name in the API (default: the checkpoint folder's name).")
@@ -34,6 +36,12 @@ struct ServeCommand: ParsableCommand {
         if let servedModelName, servedModelName.isEmpty || servedModelName.count > 256 {
             throw ValidationError("--served-model-name must be 1 to 256 characters")
         }
+        if let stepTag {
+            guard prm != nil else { throw ValidationError("--step-tag marks the steps /pooling scores: give it with --prm") }
+            guard (1...64).contains(stepTag.unicodeScalars.count), !stepTag.contains(";") else {
+                throw ValidationError("--step-tag must be 1 to 64 characters without ';' (e.g. <extra_0>)")
+            }
+        }
     }
 
     func run() throws {
@@ -42,7 +50,8 @@ struct ServeCommand: ParsableCommand {
         if host != "127.0.0.1" && host != "localhost" && host != "::1" {
             FileHandle.standardError.write(Data("warning: listening on \(host): anyone who can reach it can use the model; the API has no authentication\n".utf8))
         }
-        let state = try ServeServer.load(checkpoint: checkpoint, name: servedModelName, prm: prm, allowedMediaPath: allowedLocalMediaPath)
+        let state = try ServeServer.load(checkpoint: checkpoint, name: servedModelName, prm: prm, stepTag: stepTag,
+                                         allowedMediaPath: allowedLocalMediaPath)
         let (name, host, port) = (state.validator.model.name, host, port)
         // The root command is synchronous (the REPL blocks its thread); the server runs as a task
         // while this thread waits for it to end (SIGINT or SIGTERM stop it gracefully).

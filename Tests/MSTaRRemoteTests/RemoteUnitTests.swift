@@ -151,6 +151,18 @@ import Testing
         #expect(body["task"] as? String == "token_classify" && (body["messages"] as? [Any])?.count == 2)
     }
 
+    @Test func stepTaggingFollowsEachStepWithThePRMsTag() {
+        let qwen = StepTagging(tag: "<extra_0>")
+        #expect(qwen.tagged("Step 1: look.\nStep 2: add.\nThe answer is 5.") == ("Step 1: look.<extra_0>Step 2: add.\nThe answer is 5.<extra_0>", 2))
+        #expect(qwen.tagged("one\r\n\ntwo") == ("one<extra_0>two<extra_0>", 2))
+        #expect(qwen.tagged("  ") == ("<extra_0>", 1))  // no text is one empty step, still judged
+        let chain = StepTagging(tag: "<extra_0>", split: ";")
+        #expect(chain.tagged("read 3 4 ; 3 + 4 = 7 ; answer 7") == ("read 3 4<extra_0>3 + 4 = 7<extra_0>answer 7<extra_0>", 3))
+        #expect(StepTagging(tag: "ки", split: "\n\n").tagged("a\nb\n\nc") == ("a\nbкиcки", 2))
+        // Without a tag the response goes as written and the server finds the steps.
+        #expect(StepTagging().tagged("read 3 4 ; answer 7") == ("read 3 4 ; answer 7", nil))
+    }
+
     @Test func transientFailuresAreRetriedWithBackoff() {
         for s in [429, 500, 502, 503, 504] { #expect(RetryPolicy.isTransient(status: s)) }
         for s in [400, 401, 404, 413, 422, 501] { #expect(!RetryPolicy.isTransient(status: s)) }

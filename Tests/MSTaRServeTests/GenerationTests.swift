@@ -150,4 +150,32 @@ import Testing
             #expect(e.status == 404 && e.message.contains("--prm"))
         }
     }
+
+    @Test func withAStepTagPoolingScoresOneStepPerTag() async throws {
+        let prm = ProcessRewardModel(model: try Served.policy())
+        let state = ServeState(validator: try Served.validator(), queue: GenerationQueue(policy: try Served.policy(), prm: prm), stepTag: "<extra_0>")
+        let image = try Served.roundTripped(try Served.canvas(seed: 12))
+        func body(_ response: String, system: Bool = false) throws -> Data {
+            var messages: [[String: Any]] = [
+                ["role": "user", "content": [["type": "image_url", "image_url": ["url": Served.dataURL(image)]],
+                                             ["type": "text", "text": "what is the sum of the digits ?"]]],
+                ["role": "assistant", "content": response],
+            ]
+            if system { messages.insert(["role": "system", "content": "Please reason step by step."], at: 0) }
+            return try JSONSerialization.data(withJSONObject: ["model": "pre-evolved", "messages": messages] as [String: Any])
+        }
+        let direct = try await state.queue.stepScores(question: "what is the sum of the digits ?", image: image,
+                                                      response: try Tokenizer.standard.encode("read 3 4 ; 3 + 4 = 7 ; answer 7 <eos>"))
+        // The steps as vLLM's step pooling takes them: each followed by the tag; a system message first is read past.
+        for b in [try body("read 3 4<extra_0>3 + 4 = 7<extra_0>answer 7<extra_0>"), try body("read 3 4 <extra_0> 3 + 4 = 7<extra_0>answer 7<extra_0>\n", system: true)] {
+            #expect(try await ServeRoutes.pool(b, state).data[0].data == direct.map { [1 - $0, $0] })
+        }
+        // Not the tag layout, or tags that do not match the chain's steps: one line each.
+        for (bad, says) in [("read 3 4 ; 3 + 4 = 7 ; answer 7", "each followed by <extra_0>"), ("read 3 4<extra_0><extra_0>answer 7<extra_0>", "empty"),
+                            ("read 3 4 ; 3 + 4 = 7<extra_0>answer 7<extra_0>", "2 tagged steps but its chain has 3")] {
+            do { _ = try await ServeRoutes.pool(try body(bad), state); Issue.record("pooled \(bad)") } catch let e as APIError {
+                #expect(e.status == 400 && e.message.contains(says), "\(e.message)")
+            }
+        }
+    }
 }

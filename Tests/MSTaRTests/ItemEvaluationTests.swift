@@ -58,6 +58,37 @@ import Testing
         #expect(g.asked.map(\.prompt.stream) == [0, 1, 0, 1])
     }
 
+    /// Scores each step by a table of words (0.95 for a step it does not know), recording what it was asked.
+    final class WordScorer: TextStepScorer, @unchecked Sendable {
+        var words: [String: Float]
+        var asked: [String] = []
+        init(_ words: [String: Float]) { self.words = words }
+        func stepScores(_ items: [(prompt: TextPrompt, response: String)], shouldStop: (() -> Bool)?) throws -> [[Float]] {
+            items.map { item in
+                asked.append(item.response)
+                return StepSplitter.split(item.response, tag: ";").map { step in words.first { step.contains($0.key) }?.value ?? 0.95 }
+            }
+        }
+    }
+
+    @Test func aServedPRMRanksTheSamplesOfItemsWithRightAndWrongOnes() throws {
+        let g = TableGenerator([
+            // Samples 1...4: 6 (confident), 5 (hesitant), 6, 5 -> mixed; the PRM prefers the confident wrong 6.
+            Self.number.promptText: ["the answer is 5", "sure ; the answer is 6", "hmm ; the answer is 5", "sure ; the answer is 6", "hmm ; the answer is 5"],
+            // All right: any ranking gives the same answer, so nothing is asked.
+            Self.choice.promptText: ["(B)", "(B)", "(B)", "(B)", "(B)"],
+        ])
+        let prm = WordScorer(["sure": 0.9, "hmm": 0.2])
+        let (m, measured) = try ItemEvaluation.measure([Self.number, Self.choice], generator: g, scorer: prm, aggregation: .min,
+                                                       k: 4, temperature: 1, seed: 9, maxTokens: 64)
+        #expect(prm.asked.count == 4 && measured[1].prmScores == nil)
+        #expect(measured[0].prmScores == [0.9, 0.2, 0.9, 0.2])  // min over the steps: "sure" 0.9 then 0.95
+        #expect(m.ranker == "prm" && m.prmBestOfK == 0.5)  // number: the top-scored sample is a wrong 6; choice: right
+        #expect(m.rewardPassAt2 == 0.5)  // number: both top-2 are the 6s
+        let (votes, _) = try ItemEvaluation.measure([Self.number, Self.choice], generator: g, k: 4, temperature: 1, seed: 9, maxTokens: 64)
+        #expect(votes.ranker == "vote" && votes.prmBestOfK == nil)
+    }
+
     @Test func aPromptCarriesItsImageFileBytesAndType() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("item-image-\(getpid())")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
@@ -104,6 +135,29 @@ import Testing
         #expect(r.record.pseudoLabelAcc == 1)
         #expect(r.record.greedyAcc == 1 && r.record.stepsCorrectShare == nil && r.record.entropy == nil)
         #expect(run.iteration == 1 && run.cursor == 4 && run.history.count == 1)
+    }
+
+    @Test func thePRMRulesRankTheRewardedResponsesByAServedPRM() throws {
+        var settings = EvolutionSettings()
+        settings.method = .iterativeRFT
+        settings.k = 4; settings.dynamicsK = 2; settings.selection = .prmTop; settings.selectK = 1
+        // Samples table[1...4 mod 4]: three right answers in three wordings and one wrong one.
+        var rows: [String: [String]] = [:]
+        for i in 0..<8 { rows["What is \(i) + 1?"] = ["the answer is 0", "hmm ; the answer is \(i + 1)", "sure ; the answer is \(i + 1)", "ok ; the answer is \(i + 1)"] }
+        let prm = ItemEvaluationTests.WordScorer(["sure": 0.9, "hmm": 0.1, "ok": 0.6])
+        let run = try ItemEvolution(dataset: try Self.dataset(), generator: Self.generator(rows), scorer: prm, settings: settings, seed: 1)
+        let r = try run.step()
+        // Only the rewarded responses are read: 3 per labelled prompt; the dynamics' prompts are all right.
+        #expect(prm.asked.count == 12 && prm.asked.allSatisfy { !$0.contains("answer is 0") })
+        for p in r.prompts {
+            #expect(p.selected == p.responses.map { $0.text.hasPrefix("sure") })
+            #expect(p.prmScores?.map { $0 == nil } == p.rewards.map { $0 == 0 })
+        }
+        #expect(r.record.selected == 4 && r.record.ranker == "prm")
+        // Without a served PRM the rule is refused, saying how to get one.
+        let none = try ItemEvolution(dataset: try Self.dataset(), generator: Self.generator(rows), settings: EvolutionSettings(), seed: 1)
+        none.settings = settings
+        do { try none.step(); Issue.record("prm-top ran without a PRM") } catch let e as SettingError { #expect(e.description.contains("--prm-url")) }
     }
 
     @Test func whatNeedsTheDigitTasksIsRefused() throws {

@@ -293,6 +293,58 @@ def test_a_served_prm_scores_as_the_runs_own(served):
     assert any(r["endpoint"] == "pooling" and r["status"] == 200 for r in recs)
 
 
+def test_a_served_prm_ranks_a_datasets_free_text_by_its_tagged_steps(served):
+    """A real dataset's free-text responses scored over /pooling in the layout of vLLM's step
+    pooling: each response split at ';' and every step followed by the PRM's tag, one score per
+    tag back (`mstar serve --step-tag`). The PRM ranks for prm-top selection, Reward-Pass@2 and
+    best-of-K, in eval, sample, the step and its dynamics, and the session replays."""
+    server, folder, mstar, env, _ = served
+    p, made = run(mstar, folder, env, "prm-items-made", "backend native",
+                  PRM_SETTINGS + "save prm-run\ndata export --split test --out digits --count 12\n")
+    assert p.returncode == 0, p.stderr
+    # The exported scenes in MathVista's layout, the gold answer a number.
+    exported = [json.loads(l) for l in (made / "digits" / "data.jsonl").read_text().splitlines()]
+    items = {str(i + 1): {"pid": str(i + 1), "question": r["conversations"][0]["value"].replace("<image>\n", ""),
+                          "image": r["image"], "choices": None, "answer": str(r["answer"]), "answer_type": "integer",
+                          "question_type": "free_form", "precision": None, "unit": None}
+             for i, r in enumerate(exported)}
+    (made / "digits" / "items.json").write_text(json.dumps(items))
+    prm = Server(mstar, folder, env, "--prm", str(made / "prm-run" / "prm"), "--step-tag", "<extra_0>")
+    load = "data load prm-items-made/digits/items.json --format mathvista --as digits --validation 0.25 --test 0\n"
+    prm_options = f"--prm-url {prm.url}/v1 --prm-model pre-evolved --prm-step-tag <extra_0>"
+    body = (load + "set selection prm-top\nset select_k 1\ndata use digits\n"
+            "eval --dataset digits --split validation --k 4 --max-tokens 24\n"
+            "sample --dataset digits --index 0 --k 4 --max-tokens 24\nstep\n")
+    try:
+        p, d = run(mstar, folder, env, "prm-items", backend(server.url, prm_options + " --prm-step-split ;"), body)
+        assert p.returncode == 0, p.stderr
+        journal_text = (d / "session.mstar").read_text()
+        assert "(steps split at ;, each followed by <extra_0>)" in journal_text
+        evaluated = next(l for l in journal_text.splitlines() if l.startswith("#> digits validation"))
+        assert "Reward-Pass@2" in evaluated and "(prm), PRM best-of-4" in evaluated
+        # Every response shown has each of its chain's steps scored.
+        lines = journal_text.splitlines()
+        scored = [i for i, l in enumerate(lines) if "PRM " in l and "(min of" in l]
+        assert len(scored) == 4
+        for i in scored:
+            steps = lines[i - 1].count(";") + 1
+            assert f"(min of {steps} step" in lines[i], lines[i - 1:i + 1]
+        line = json.loads((d / "dynamics.jsonl").read_text().splitlines()[0])
+        assert line["ranker"] == "prm" and line["prm_best_of_k"] is not None
+        pooled = [r for r in records(d) if r["endpoint"] == "pooling"]
+        assert pooled and all(r["status"] == 200 and r["choices"] >= 1 for r in pooled)
+        # The same requests give the same scores: the session replays against the servers.
+        replay = subprocess.run([mstar, "run", str(d / "session.mstar"), "--verify", "--out", "prm-items-replay", "--quiet"],
+                                cwd=str(folder), env=env, capture_output=True, text=True, timeout=120)
+        assert replay.returncode == 0, replay.stdout + replay.stderr
+        # Tags that do not fall between the chain's steps: the server says so and the command fails in one line.
+        p, _ = run(mstar, folder, env, "prm-items-untagged", backend(server.url, prm_options),
+                   load + "sample --dataset digits --index 0 --k 4 --max-tokens 24\n")
+        assert p.returncode == 1 and "tagged steps but its chain has" in p.stderr, p.stderr
+    finally:
+        prm.stop()
+
+
 def test_unreachable_server_is_one_line(served):
     _, folder, mstar, env, _ = served
     p, _ = run(mstar, folder, env, "unreachable", backend("http://127.0.0.1:9"), "step\n", timeout=60)

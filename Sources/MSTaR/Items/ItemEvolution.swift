@@ -16,6 +16,9 @@ public struct ItemPromptRecord: Sendable {
     public var keys: [String?]
     public var rewards: [Float]
     public var selected: [Bool]
+    /// Each response's PRM score (step scores aggregated) where the PRM selection rules read it:
+    /// the rewarded responses, their candidates (nil without a PRM rule, or for a response not read).
+    public var prmScores: [Float?]? = nil
 }
 
 extension ItemPromptRecord {
@@ -46,9 +49,11 @@ public struct ItemStepResult: Sendable {
 ///
 /// The prompts come from the dataset's labelled split (and, with prompt variation `majority`, its
 /// unlabelled split), the dynamics and the temperature search from its validation split. The
-/// outcome reward is the only reward piece (the step checks read digit chains), and the PRM rules
-/// are not available yet. Training a served model is an external trainer's work: each step writes
-/// its selection in TRL's layout to `RUN/selections/step-N/` for one (`TrainerData`).
+/// outcome reward is the only reward piece (the step checks read digit chains). With a served PRM
+/// (`scorer`) the PRM selection rules rank the rewarded responses by its aggregated step scores,
+/// and the dynamics and the search rank by them too. Training a served model is an external
+/// trainer's work: each step writes its selection in TRL's layout to `RUN/selections/step-N/` for
+/// one (`TrainerData`).
 public final class ItemEvolution {
     /// The dataset whose splits supply the prompts.
     public let dataset: ReasoningDataset
@@ -58,6 +63,8 @@ public final class ItemEvolution {
     public var settings: EvolutionSettings
     /// What answers the items (the remote backend).
     public let generator: any TextGenerator
+    /// The served PRM that scores the responses' steps (nil: none; the PRM rules are refused).
+    public var scorer: (any TextStepScorer)?
     /// Completed iterations, and the prompts consumed from the labelled and unlabelled splits.
     public internal(set) var iteration = 0, cursor = 0, unlabelledCursor = 0
     /// The temperature the next step samples at.
@@ -74,18 +81,23 @@ public final class ItemEvolution {
     public var trainerOutput: ((String) -> Void)?
 
     /// A run over `dataset`'s items answered by `generator`.
-    public init(dataset: ReasoningDataset, generator: any TextGenerator, settings: EvolutionSettings, seed: UInt64) throws {
-        self.dataset = dataset; self.generator = generator; self.settings = settings; self.seed = seed
+    public init(dataset: ReasoningDataset, generator: any TextGenerator, scorer: (any TextStepScorer)? = nil,
+                settings: EvolutionSettings, seed: UInt64) throws {
+        self.dataset = dataset; self.generator = generator; self.scorer = scorer; self.settings = settings; self.seed = seed
         temperature = settings.temperature
-        try Self.check(settings)
+        try Self.check(settings, hasPRM: scorer != nil)
         guard !dataset.items(in: .labelled).isEmpty else { throw SettingError(description: "the dataset has no labelled items to train on; load it with a smaller --test, --validation or --unlabelled") }
     }
 
-    /// Refuses the settings that need what items do not have, in one line each.
-    public static func check(_ s: EvolutionSettings) throws {
-        func no(_ what: String) -> SettingError { SettingError(description: "\(what) is not available on a real dataset's items yet; " + "use the outcome reward with all-correct or random selection") }
+    /// Refuses the settings that need what items do not have, in one line each (`hasPRM`: a
+    /// served PRM scores the steps).
+    public static func check(_ s: EvolutionSettings, hasPRM: Bool) throws {
+        func no(_ what: String) -> SettingError { SettingError(description: "\(what) is not available on a real dataset's items yet; " + "use the outcome reward with all-correct, random, prm-top or prm-threshold selection") }
         guard [.iterativeRFT, .restEM, .continuous].contains(s.method) else { throw no("method \(s.method.rawValue)") }
-        guard !s.selection.needsPRM, s.selection != .oracleSteps else { throw no("selection \(s.selection.rawValue)") }
+        guard s.selection != .oracleSteps else { throw no("selection \(s.selection.rawValue)") }
+        guard !s.selection.needsPRM || hasPRM else {
+            throw SettingError(description: "selection \(s.selection.rawValue) on a dataset's items needs a served PRM: backend remote ... --prm-url URL --prm-model NAME")
+        }
         guard !s.stepCheck, !s.readingVote else { throw no("the step checks (step_check, reading_vote)") }
         guard [.labelled, .majority].contains(s.promptVariation) else { throw no("prompt_variation \(s.promptVariation.rawValue)") }
     }
@@ -102,7 +114,7 @@ public final class ItemEvolution {
     @discardableResult
     public func step(shouldStop: (() -> Bool)? = nil) throws -> ItemStepResult {
         let s = settings
-        try Self.check(s)
+        try Self.check(s, hasPRM: scorer != nil)
         let start = Date()
         var times = PhaseTimes()
         func timed<R>(_ keyPath: WritableKeyPath<PhaseTimes, Double>, _ body: () throws -> R) rethrows -> R {
@@ -125,7 +137,8 @@ public final class ItemEvolution {
             let items = Array(dataset.items(in: .validation).prefix(s.temperaturePrompts))
             let candidates = try timed(\.temperature) {
                 try s.candidateTemperatures.map { c -> TemperatureSearch.Candidate in
-                    let (m, _) = try ItemEvaluation.measure(items, generator: generator, k: s.dynamicsK, temperature: c, greedy: false,
+                    let (m, _) = try ItemEvaluation.measure(items, generator: generator, scorer: scorer, aggregation: s.prmAggregation,
+                                                            k: s.dynamicsK, temperature: c, greedy: false,
                                                             seed: derivedSeed(.temperatureSearch, iteration: iteration), maxTokens: s.maxTokens,
                                                             shouldStop: shouldStop)
                     return TemperatureSearch.Candidate(temperature: c, rewardPassAt2: m.rewardPassAt2, passAtK: m.passAtK)
@@ -168,12 +181,27 @@ public final class ItemEvolution {
                     pseudoRight += label == ReasoningItem.goldKey ? 1 : 0
                 }
                 let rewards: [Float] = keys.map { $0 != nil && $0 == label ? 1 : 0 }
+                records.append(ItemPromptRecord(item: p.item, pool: p.pool, label: label, responses: drawn[i], keys: keys, rewards: rewards,
+                                                selected: drawn[i].map { _ in false }))
+            }
+        }
+        // The PRM rules rank the rewarded responses (their candidates) by the PRM; only those are scored.
+        if s.selection.needsPRM, let scorer {
+            let read = records.indices.flatMap { i in records[i].rewards.indices.filter { records[i].rewards[$0] > 0 }.map { (i, $0) } }
+            let scores = try timed(\.prm) {
+                try ItemEvaluation.score(read.map { (prompts[$0.0], records[$0.0].responses[$0.1].text) }, scorer: scorer,
+                                         aggregation: s.prmAggregation, shouldStop: shouldStop)
+            }
+            for i in records.indices { records[i].prmScores = records[i].responses.map { _ in nil } }
+            for (n, (i, j)) in read.enumerated() { records[i].prmScores![j] = scores[n] }
+        }
+        timed(\.select) {
+            for i in records.indices {
                 var rng = RNG(seed: derivedSeed(.selection, iteration: iteration), stream: UInt64(i))
                 // Identical texts count once (the selector's dedupe compares sequences).
-                let kept = Set(Selector(s).select(rewards: rewards, prmScores: nil, tokens: drawn[i].map { $0.text.unicodeScalars.map { Int($0.value) } },
-                                                  rng: &rng))
-                records.append(ItemPromptRecord(item: p.item, pool: p.pool, label: label, responses: drawn[i], keys: keys, rewards: rewards,
-                                                selected: drawn[i].indices.map(kept.contains)))
+                let kept = Set(Selector(s).select(rewards: records[i].rewards, prmScores: records[i].prmScores.map { $0.map { $0 ?? 0 } },
+                                                  tokens: records[i].responses.map { $0.text.unicodeScalars.map { Int($0.value) } }, rng: &rng))
+                records[i].selected = records[i].responses.indices.map(kept.contains)
             }
         }
 
@@ -197,7 +225,7 @@ public final class ItemEvolution {
 
         let (m, _) = try timed(\.dynamics) {
             // The same seed every iteration, as the digit dynamics, so that steps compare.
-            try ItemEvaluation.measure(validationSet, generator: generator, k: s.dynamicsK, temperature: t,
+            try ItemEvaluation.measure(validationSet, generator: generator, scorer: scorer, aggregation: s.prmAggregation, k: s.dynamicsK, temperature: t,
                                        seed: derivedSeed(.dynamics, iteration: 0), maxTokens: s.maxTokens, shouldStop: shouldStop)
         }
         times.step = number

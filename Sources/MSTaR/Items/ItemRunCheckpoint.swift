@@ -64,8 +64,9 @@ extension ItemEvolution {
     }
 
     /// Continues a run saved by `save(to:)` on `dataset` (loaded under `name`), answered by
-    /// `generator`; the caller restores the trainer from its file.
-    public static func resume(from directory: URL, dataset: ReasoningDataset, name: String, generator: any TextGenerator) throws -> ItemEvolution {
+    /// `generator` (and scored by `scorer`); the caller restores the trainer from its file.
+    public static func resume(from directory: URL, dataset: ReasoningDataset, name: String, generator: any TextGenerator,
+                              scorer: (any TextStepScorer)? = nil) throws -> ItemEvolution {
         let path = directory.appendingPathComponent(stateName)
         let state: ItemRunState
         do {
@@ -76,7 +77,7 @@ extension ItemEvolution {
             throw SettingError(description: "\(path.path) is not a saved item run: \(Checkpoint.describe(error))")
         }
         do { try state.validate(against: dataset, name: name) } catch { throw SettingError(description: "\(path.path): \(error)") }
-        let run = try ItemEvolution(dataset: dataset, generator: generator, settings: state.settings, seed: state.seed)
+        let run = try ItemEvolution(dataset: dataset, generator: generator, scorer: scorer, settings: state.settings, seed: state.seed)
         run.iteration = state.iteration
         run.cursor = state.cursor
         run.unlabelledCursor = state.unlabelledCursor
