@@ -160,9 +160,34 @@ import Testing
         do { try none.step(); Issue.record("prm-top ran without a PRM") } catch let e as SettingError { #expect(e.description.contains("--prm-url")) }
     }
 
+    @Test func unlabelledItemsTakeThePRMWeightedVoteOrTheGoldAnswer() throws {
+        var settings = EvolutionSettings()
+        settings.method = .iterativeRFT
+        settings.k = 4; settings.dynamicsK = 2; settings.promptVariation = .prmVote
+        // Samples table[1...4 mod 4]: 0, right, right, 0, the 0s confident and the right ones hesitant, so
+        // the plain majority ties (the 0 seen first wins) and the PRM-weighted vote picks the right one.
+        var rows: [String: [String]] = [:]
+        for i in 0..<8 { rows["What is \(i) + 1?"] = ["sure ; the answer is 0", "sure ; the answer is 0", "hmm ; the answer is \(i + 1)", "hmm ; the answer is \(i + 1)"] }
+        let prm = ItemEvaluationTests.WordScorer(["sure": 0.3, "hmm": 0.9])
+        let run = try ItemEvolution(dataset: try Self.dataset(), generator: Self.generator(rows), scorer: prm, settings: settings, seed: 1)
+        let r = try run.step()
+        let unlabelled = r.prompts.filter { $0.pool == .unlabelled }
+        #expect(unlabelled.count == 2 && unlabelled.allSatisfy { $0.label == ReasoningItem.goldKey && $0.rewards == [0, 1, 1, 0] })
+        // Every response of an unlabelled item is read; a labelled item's label needs no PRM.
+        #expect(unlabelled.allSatisfy { $0.prmScores?.allSatisfy { $0 != nil } == true })
+        #expect(r.prompts.filter { $0.pool == .labelled }.allSatisfy { $0.prmScores?.allSatisfy { $0 == nil } == true })
+        #expect(r.record.pseudoLabelAcc == 1)
+        // The plain majority of the same samples labels them 0; oracle labels take the gold answer.
+        for (variation, acc) in [(PromptVariation.majority, 0.0), (.oracle, 1.0)] {
+            settings.promptVariation = variation
+            let other = try ItemEvolution(dataset: try Self.dataset(), generator: Self.generator(rows), settings: settings, seed: 1)
+            #expect(try other.step().record.pseudoLabelAcc == acc)
+        }
+    }
+
     @Test func whatNeedsTheDigitTasksIsRefused() throws {
         for change in [{ (s: inout EvolutionSettings) in s.method = .grpo }, { s in s.selection = .prmTop }, { s in s.stepCheck = true },
-                       { s in s.promptVariation = .oracle }] {
+                       { s in s.selection = .oracleSteps }, { s in s.promptVariation = .prmVote }] {
             var settings = EvolutionSettings()
             change(&settings)
             #expect(throws: SettingError.self) { try ItemEvolution(dataset: try Self.dataset(), generator: Self.generator(), settings: settings, seed: 1) }

@@ -296,8 +296,9 @@ def test_a_served_prm_scores_as_the_runs_own(served):
 def test_a_served_prm_ranks_a_datasets_free_text_by_its_tagged_steps(served):
     """A real dataset's free-text responses scored over /pooling in the layout of vLLM's step
     pooling: each response split at ';' and every step followed by the PRM's tag, one score per
-    tag back (`mstar serve --step-tag`). The PRM ranks for prm-top selection, Reward-Pass@2 and
-    best-of-K, in eval, sample, the step and its dynamics, and the session replays."""
+    tag back (`mstar serve --step-tag`). The PRM ranks for prm-top selection, the prm-vote labels of
+    unlabelled items, Reward-Pass@2 and best-of-K, in eval, sample, the step and its dynamics, and
+    the session replays."""
     server, folder, mstar, env, _ = served
     p, made = run(mstar, folder, env, "prm-items-made", "backend native",
                   PRM_SETTINGS + "save prm-run\ndata export --split test --out digits --count 12\n")
@@ -310,9 +311,9 @@ def test_a_served_prm_ranks_a_datasets_free_text_by_its_tagged_steps(served):
              for i, r in enumerate(exported)}
     (made / "digits" / "items.json").write_text(json.dumps(items))
     prm = Server(mstar, folder, env, "--prm", str(made / "prm-run" / "prm"), "--step-tag", "<extra_0>")
-    load = "data load prm-items-made/digits/items.json --format mathvista --as digits --validation 0.25 --test 0\n"
+    load = "data load prm-items-made/digits/items.json --format mathvista --as digits --unlabelled 0.25 --validation 0.25 --test 0\n"
     prm_options = f"--prm-url {prm.url}/v1 --prm-model pre-evolved --prm-step-tag <extra_0>"
-    body = (load + "set selection prm-top\nset select_k 1\ndata use digits\n"
+    body = (load + "set selection prm-top\nset select_k 1\nset prompt_variation prm-vote\nset mixin 0\ndata use digits\n"
             "eval --dataset digits --split validation --k 4 --max-tokens 24\n"
             "sample --dataset digits --index 0 --k 4 --max-tokens 24\nstep\n")
     try:
@@ -331,6 +332,8 @@ def test_a_served_prm_ranks_a_datasets_free_text_by_its_tagged_steps(served):
             assert f"(min of {steps} step" in lines[i], lines[i - 1:i + 1]
         line = json.loads((d / "dynamics.jsonl").read_text().splitlines()[0])
         assert line["ranker"] == "prm" and line["prm_best_of_k"] is not None
+        # Unlabelled items joined, labelled by the PRM-weighted vote.
+        assert line["unlabelled"] > 0 and line["pseudo_label_acc"] is not None
         pooled = [r for r in records(d) if r["endpoint"] == "pooling"]
         assert pooled and all(r["status"] == 200 and r["choices"] >= 1 for r in pooled)
         # The same requests give the same scores: the session replays against the servers.

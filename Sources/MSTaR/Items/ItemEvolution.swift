@@ -51,7 +51,8 @@ public struct ItemStepResult: Sendable {
 /// unlabelled split), the dynamics and the temperature search from its validation split. The
 /// outcome reward is the only reward piece (the step checks read digit chains). With a served PRM
 /// (`scorer`) the PRM selection rules rank the rewarded responses by its aggregated step scores,
-/// and the dynamics and the search rank by them too. Training a served model is an external
+/// `prm-vote` weighs the unlabelled items' votes by them, and the dynamics and the search rank by
+/// them too. Training a served model is an external
 /// trainer's work: each step writes its selection in TRL's layout to `RUN/selections/step-N/` for
 /// one (`TrainerData`).
 public final class ItemEvolution {
@@ -92,14 +93,16 @@ public final class ItemEvolution {
     /// Refuses the settings that need what items do not have, in one line each (`hasPRM`: a
     /// served PRM scores the steps).
     public static func check(_ s: EvolutionSettings, hasPRM: Bool) throws {
-        func no(_ what: String) -> SettingError { SettingError(description: "\(what) is not available on a real dataset's items yet; " + "use the outcome reward with all-correct, random, prm-top or prm-threshold selection") }
+        func no(_ what: String) -> SettingError { SettingError(description: "\(what) reads the digit tasks' chains and is not available on a real dataset's items; docs/datasets.md lists what is") }
         guard [.iterativeRFT, .restEM, .continuous].contains(s.method) else { throw no("method \(s.method.rawValue)") }
         guard s.selection != .oracleSteps else { throw no("selection \(s.selection.rawValue)") }
         guard !s.selection.needsPRM || hasPRM else {
             throw SettingError(description: "selection \(s.selection.rawValue) on a dataset's items needs a served PRM: backend remote ... --prm-url URL --prm-model NAME")
         }
         guard !s.stepCheck, !s.readingVote else { throw no("the step checks (step_check, reading_vote)") }
-        guard [.labelled, .majority].contains(s.promptVariation) else { throw no("prompt_variation \(s.promptVariation.rawValue)") }
+        guard s.promptVariation != .prmVote || hasPRM else {
+            throw SettingError(description: "prompt_variation prm-vote on a dataset's items needs a served PRM: backend remote ... --prm-url URL --prm-model NAME")
+        }
     }
 
     /// The same seeds as `Evolution` for the same purposes.
@@ -156,7 +159,7 @@ public final class ItemEvolution {
         scheduled += Evolution.take(from: cursor, count: n, size: labelled.count, seed: seed, stream: .labelledPrompts)
             .map { (labelled[$0], .labelled, UInt64($0)) }
         var u = 0
-        if s.promptVariation == .majority, !unlabelled.isEmpty, Double(iteration) / Double(s.iterations) >= s.mixin - 1e-9 {
+        if s.promptVariation.usesUnlabelled, !unlabelled.isEmpty, Double(iteration) / Double(s.iterations) >= s.mixin - 1e-9 {
             u = max(1, Int((s.effectiveInterval * Double(unlabelled.count)).rounded()))
             scheduled += Evolution.take(from: unlabelledCursor, count: u, size: unlabelled.count, seed: seed, stream: .unlabelledPrompts)
                 .map { (unlabelled[$0], .unlabelled, 1 << 31 | UInt64($0)) }
@@ -169,31 +172,42 @@ public final class ItemEvolution {
                                        seed: derivedSeed(.sampling, iteration: iteration), shouldStop: shouldStop)
         }
         guard drawn.count == scheduled.count else { throw EvolutionInterrupted() }
-        var records: [ItemPromptRecord] = []
-        var pseudoRight = 0, pseudoTotal = 0
-        timed(\.select) {
-            for (i, p) in scheduled.enumerated() {
+        // Labels: the gold answer for labelled items; for unlabelled ones the majority's answer key,
+        // the PRM-weighted vote's (`prm-vote`, after scoring) or the gold one (`oracle`, analysis).
+        let weighted = s.promptVariation == .prmVote
+        var records: [ItemPromptRecord] = timed(\.select) {
+            scheduled.enumerated().map { i, p in
                 let keys = drawn[i].map { p.item.answerKey($0.text) }
                 var label: String? = ReasoningItem.goldKey
-                if p.pool == .unlabelled {
-                    label = majorityVote(keys)
-                    pseudoTotal += 1
-                    pseudoRight += label == ReasoningItem.goldKey ? 1 : 0
-                }
+                if p.pool == .unlabelled && s.promptVariation == .majority { label = majorityVote(keys) }
                 let rewards: [Float] = keys.map { $0 != nil && $0 == label ? 1 : 0 }
-                records.append(ItemPromptRecord(item: p.item, pool: p.pool, label: label, responses: drawn[i], keys: keys, rewards: rewards,
-                                                selected: drawn[i].map { _ in false }))
+                return ItemPromptRecord(item: p.item, pool: p.pool, label: label, responses: drawn[i], keys: keys, rewards: rewards,
+                                        selected: drawn[i].map { _ in false })
             }
         }
-        // The PRM rules rank the rewarded responses (their candidates) by the PRM; only those are scored.
-        if s.selection.needsPRM, let scorer {
-            let read = records.indices.flatMap { i in records[i].rewards.indices.filter { records[i].rewards[$0] > 0 }.map { (i, $0) } }
+        // The PRM reads what a rule ranks: every response of an unlabelled item under prm-vote, and
+        // the rewarded responses (the candidates) under prm-top and prm-threshold; only those are scored.
+        if let scorer, s.selection.needsPRM || weighted {
+            let read = records.indices.flatMap { i in
+                records[i].rewards.indices.filter { j in
+                    (weighted && records[i].pool == .unlabelled) || (s.selection.needsPRM && records[i].rewards[j] > 0)
+                }.map { (i, $0) }
+            }
             let scores = try timed(\.prm) {
                 try ItemEvaluation.score(read.map { (prompts[$0.0], records[$0.0].responses[$0.1].text) }, scorer: scorer,
                                          aggregation: s.prmAggregation, shouldStop: shouldStop)
             }
             for i in records.indices { records[i].prmScores = records[i].responses.map { _ in nil } }
             for (n, (i, j)) in read.enumerated() { records[i].prmScores![j] = scores[n] }
+        }
+        var pseudoRight = 0, pseudoTotal = 0
+        for i in records.indices where records[i].pool == .unlabelled {
+            if weighted {
+                records[i].label = weightedVote(records[i].keys, weights: records[i].prmScores!.map { $0 ?? 0 })
+                records[i].rewards = records[i].keys.map { $0 != nil && $0 == records[i].label ? 1 : 0 }
+            }
+            pseudoTotal += 1
+            pseudoRight += records[i].label == ReasoningItem.goldKey ? 1 : 0
         }
         timed(\.select) {
             for i in records.indices {
