@@ -33,7 +33,7 @@ enum BackendCommands {
         session.settingsNotes["backend"] = { s in "backend: " + describe(s) }
         session.register(CommandSpec(
             "backend", group: "method", summary: "sample from the native policy or from a server (vLLM, mstar serve): backend [native|remote ...]",
-            discussion: "backend alone shows the backend in use. backend remote sends every sample of the step, the temperature search and the dynamics as chat-completion requests to --url (an OpenAI-compatible base URL such as http://127.0.0.1:8000/v1) for --model; --prm-url and --prm-model score the PRM's steps over /pooling; --prm-step-tag follows each step with the PRM's tag (the step pooling of vLLM's PRMs answers one score per tag), after splitting the response at --prm-step-split (\\n is a line break). The server is asked for its models at once, so an unreachable one fails here, in one line. Each request is recorded in the run directory's requests.jsonl. The API key is read from the environment variable --api-key-env names and is never written down. With --reload update-weights the server is given the weights each sample comes from (the trained policy, or the initial one for the PRM's labels): they are saved to served-policy/ in the run directory, which the server must be able to read, and loaded by its /update_weights. docs/remote.md says what is faithful to the native sampler.",
+            discussion: "backend alone shows the backend in use. backend remote sends every sample of the step, the temperature search and the dynamics as chat-completion requests to --url (an OpenAI-compatible base URL such as http://127.0.0.1:8000/v1) for --model; --prm-url and --prm-model score the PRM's steps over /pooling; --prm-step-tag follows each step with the PRM's tag (the step pooling of vLLM's PRMs answers one score per tag), after splitting the response at --prm-step-split (in double quotes \\n is a line break: \"\\n\\n\"). The server is asked for its models at once, so an unreachable one fails here, in one line. Each request is recorded in the run directory's requests.jsonl. The API key is read from the environment variable --api-key-env names and is never written down. With --reload update-weights the server is given the weights each sample comes from (the trained policy, or the initial one for the PRM's labels): they are saved to served-policy/ in the run directory, which the server must be able to read, and loaded by its /update_weights. docs/remote.md says what is faithful to the native sampler.",
             arguments: [ArgumentSpec("kind", .choice(["native", "remote"]), default: .none, help: "native (the engine's sampler) or remote")],
             options: [
                 OptionSpec("url", .string, help: "the server's OpenAI base URL, e.g. http://127.0.0.1:8000/v1"),
@@ -44,7 +44,7 @@ enum BackendCommands {
                 OptionSpec("prm-url", .string, help: "base URL of a server with the PRM (/pooling)"),
                 OptionSpec("prm-model", .string, help: "the served PRM's name"),
                 OptionSpec("prm-step-tag", .string, help: "what follows each step for the PRM, e.g. <extra_0> (Qwen2.5-Math-PRM); default: the response as written"),
-                OptionSpec("prm-step-split", .string, help: "what the policy writes between steps, e.g. \\n\\n or ; (default: Step k: markers, else line breaks)"),
+                OptionSpec("prm-step-split", .string, help: "what the policy writes between steps, e.g. \"\\n\\n\" or ; (default: Step k: markers, else line breaks)"),
                 OptionSpec("reload", .choice(WeightReload.allCases.map(\.rawValue)),
                            help: "how trained weights reach the server: none (it keeps its own), update-weights (/pause, /update_weights, /resume); for a trainer's model also by-path (requests name its directory), lora (/v1/load_lora_adapter) or restart (the trainer configuration's restart_command)"),
                 OptionSpec("trainer", .choice(TrainerKind.allCases.map(\.rawValue)), help: "the existing trainer of item steps (as the trainer command; needs --allow-trainers)"),
@@ -124,11 +124,11 @@ enum BackendCommands {
         if cmd.optionalString("prm-step-tag") == nil, cmd.optionalString("prm-step-split") != nil {
             throw WorkbenchError("--prm-step-split needs --prm-step-tag: the steps it cuts are marked with the PRM's tag")
         }
-        if let t = cmd.optionalString("prm-step-tag"), unescaped(t).isEmpty || unescaped(t).unicodeScalars.count > 64 {
+        if let t = cmd.optionalString("prm-step-tag"), t.isEmpty || t.unicodeScalars.count > 64 {
             throw WorkbenchError("--prm-step-tag must be 1 to 64 characters (the PRM's step tag, e.g. <extra_0>)")
         }
-        if let t = cmd.optionalString("prm-step-split"), unescaped(t).isEmpty || unescaped(t).unicodeScalars.count > 64 {
-            throw WorkbenchError("--prm-step-split must be 1 to 64 characters (what the policy writes between steps, e.g. \\n\\n)")
+        if let t = cmd.optionalString("prm-step-split"), t.isEmpty || t.unicodeScalars.count > 64 {
+            throw WorkbenchError("--prm-step-split must be 1 to 64 characters (what the policy writes between steps, e.g. \"\\n\\n\")")
         }
         if (cmd.optionalString("trainer") == nil) != (cmd.optionalString("trainer-config") == nil) {
             throw WorkbenchError("give --trainer and --trainer-config together (the trainer and its JSON configuration)")
@@ -153,11 +153,11 @@ enum BackendCommands {
             p.url = try baseURL(u, option: "prm-url"); p.model = m
             // The PRM's server must answer for its model too (vLLM lists a pooling model under /v1/models).
             do { _ = try RemoteGenerator(settings: p).maxModelLength() } catch { throw WorkbenchError("backend remote (PRM): \(Session.describe(error))") }
-            let tagging = StepTagging(tag: cmd.optionalString("prm-step-tag").map(unescaped), split: cmd.optionalString("prm-step-split").map(unescaped))
+            let tagging = StepTagging(tag: cmd.optionalString("prm-step-tag"), split: cmd.optionalString("prm-step-split"))
             scorer = RemoteStepScorer(settings: p, tagging: tagging)
             description += "; PRM \(m) at \(p.url.absoluteString)"
             if let tag = tagging.tag {
-                description += " (steps " + (tagging.split.map { "split at \(escaped($0)), " } ?? "") + "each followed by \(escaped(tag)))"
+                description += " (steps " + (tagging.split.map { "split at \(Lexer.quoteIfNeeded($0)), " } ?? "") + "each followed by \(Lexer.quoteIfNeeded(tag)))"
             }
         default: break  // refused above
         }
@@ -189,23 +189,6 @@ enum BackendCommands {
                 : "training stays native: before each call the server gets the weights it must sample from (saved to \(servedName)/)")
         }
         return out
-    }
-
-    /// `\n`, `\t` and `\\` in an option's text as the characters they stand for.
-    static func unescaped(_ text: String) -> String {
-        var out = "", escaping = false
-        for c in text {
-            if escaping {
-                switch c { case "n": out.append("\n"); case "t": out.append("\t"); default: out.append(c) }
-                escaping = false
-            } else if c == "\\" { escaping = true } else { out.append(c) }
-        }
-        return escaping ? out + "\\" : out
-    }
-
-    /// `text` with line breaks, tabs and backslashes written as escapes (the inverse of `unescaped`).
-    static func escaped(_ text: String) -> String {
-        text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\n", with: "\\n").replacingOccurrences(of: "\t", with: "\\t")
     }
 
     /// The backend in use, in one line.

@@ -16,6 +16,9 @@ import Testing
             ("backend native --url http://127.0.0.1:9/v1", "takes no options"),
             ("backend remote --url http://127.0.0.1:9/v1 --model m --api-key-env MSTAR_NO_SUCH_VARIABLE", "is not set"),
             ("backend remote --url http://127.0.0.1:9/v1 --model m --prm-url http://127.0.0.1:9/v1", "together"),
+            ("backend remote --url http://127.0.0.1:9/v1 --model m --prm-step-tag x", "give it with --prm-url and --prm-model"),
+            ("backend remote --url http://127.0.0.1:9/v1 --model m --prm-url http://127.0.0.1:9/v1 --prm-model p --prm-step-split \";\"", "needs --prm-step-tag"),
+            ("backend remote --url http://127.0.0.1:9/v1 --model m --prm-url http://127.0.0.1:9/v1 --prm-model p --prm-step-tag \"\"", "1 to 64 characters"),
             ("backend remote --url http://127.0.0.1:9/v1 --model m", "cannot reach http://127.0.0.1:9/v1/models"),
             ("backend remote --url http://127.0.0.1:9/v1 --model m --trainer trl", "together"),
             // A script must not run programs: a trainer needs the session's permission.
