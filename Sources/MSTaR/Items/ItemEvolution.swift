@@ -16,8 +16,9 @@ public struct ItemPromptRecord: Sendable {
     public var keys: [String?]
     public var rewards: [Float]
     public var selected: [Bool]
-    /// Each response's PRM score (step scores aggregated) where the PRM selection rules read it:
-    /// the rewarded responses, their candidates (nil without a PRM rule, or for a response not read).
+    /// Each response's PRM score (step scores aggregated) where the step read it: the rewarded
+    /// responses under the PRM selection rules (their candidates), every response of an unlabelled
+    /// item under `prm-vote` (nil when the step read none, or for a response not read).
     public var prmScores: [Float?]? = nil
 }
 
@@ -47,14 +48,13 @@ public struct ItemStepResult: Sendable {
 /// schedule → sample → reward → select → hand the selection to a trainer → measure → commit, as
 /// `Evolution.step` does on the digit tasks, with free-text answers (`ReasoningItem.answerKey`).
 ///
-/// The prompts come from the dataset's labelled split (and, with prompt variation `majority`, its
-/// unlabelled split), the dynamics and the temperature search from its validation split. The
-/// outcome reward is the only reward piece (the step checks read digit chains). With a served PRM
-/// (`scorer`) the PRM selection rules rank the rewarded responses by its aggregated step scores,
-/// `prm-vote` weighs the unlabelled items' votes by them, and the dynamics and the search rank by
-/// them too. Training a served model is an external
-/// trainer's work: each step writes its selection in TRL's layout to `RUN/selections/step-N/` for
-/// one (`TrainerData`).
+/// The prompts come from the dataset's labelled split (and, with a prompt variation that uses
+/// them, its unlabelled split), the dynamics and the temperature search from its validation split.
+/// The outcome reward is the only reward piece (the step checks read digit chains). With a served
+/// PRM (`scorer`) the PRM selection rules rank the rewarded responses by its aggregated step
+/// scores, `prm-vote` weighs the unlabelled items' votes by them, and the dynamics and the search
+/// rank by them too. Training a served model is an external trainer's work: each step writes its
+/// selection in TRL's layout to `RUN/selections/step-N/` for one (`TrainerData`).
 public final class ItemEvolution {
     /// The dataset whose splits supply the prompts.
     public let dataset: ReasoningDataset
