@@ -95,14 +95,11 @@ public final class ItemEvolution {
     public static func check(_ s: EvolutionSettings, hasPRM: Bool) throws {
         func no(_ what: String) -> SettingError { SettingError(description: "\(what) reads the digit tasks' chains and is not available on a real dataset's items; docs/datasets.md lists what is") }
         guard [.iterativeRFT, .restEM, .continuous].contains(s.method) else { throw no("method \(s.method.rawValue)") }
+        func needsPRM(_ what: String) -> SettingError { SettingError(description: "\(what) on a dataset's items needs a served PRM: backend remote ... --prm-url URL --prm-model NAME") }
         guard s.selection != .oracleSteps else { throw no("selection \(s.selection.rawValue)") }
-        guard !s.selection.needsPRM || hasPRM else {
-            throw SettingError(description: "selection \(s.selection.rawValue) on a dataset's items needs a served PRM: backend remote ... --prm-url URL --prm-model NAME")
-        }
+        guard !s.selection.needsPRM || hasPRM else { throw needsPRM("selection \(s.selection.rawValue)") }
         guard !s.stepCheck, !s.readingVote else { throw no("the step checks (step_check, reading_vote)") }
-        guard s.promptVariation != .prmVote || hasPRM else {
-            throw SettingError(description: "prompt_variation prm-vote on a dataset's items needs a served PRM: backend remote ... --prm-url URL --prm-model NAME")
-        }
+        guard s.promptVariation != .prmVote || hasPRM else { throw needsPRM("prompt_variation prm-vote") }
     }
 
     /// The same seeds as `Evolution` for the same purposes.
