@@ -131,57 +131,75 @@ public final class ProcessRewardModel {
     /// scores have the bits a forward over each whole sequence (`layout`) gives them.
     func scoreInOrder(_ items: [(example: Example, tokens: [Int])], batchSize: Int) throws -> [[Float]] {
         var out = [[Float]](repeating: [], count: items.count)
-        let c = model.config
         try Tensor.withoutGrad {
             let prefixes = try scenePrefixes(items.map(\.example))
-            let rowSize = c.imageTokens * c.dModel
             // Items prompt by prompt (in first-seen order), then in batches.
             var groups: [[Int]] = [], groupOf: [String: Int] = [:]
             for (i, item) in items.enumerated() {
                 if let g = groupOf[item.example.id] { groups[g].append(i) } else { groupOf[item.example.id] = groups.count; groups.append([i]) }
             }
             let order = groups.flatMap { $0 }
-            var start = 0
-            while start < order.count {
-                let members = Array(order[start..<Swift.min(order.count, start + batchSize)])
-                // The batch's prompts, each prefilled once.
-                var rowOf: [String: Int] = [:], firsts: [Int] = []
-                let rows = members.map { i -> Int in
-                    let id = items[i].example.id
-                    if let r = rowOf[id] { return r }
-                    rowOf[id] = firsts.count; firsts.append(i)
-                    return firsts.count - 1
-                }
-                let images = Tensor(uninitialized: [firsts.count, c.imageTokens, c.dModel])
-                withExtendedLifetime(prefixes.tensor) {
-                    for (g, i) in firsts.enumerated() {
-                        (images.ptr + g * rowSize).update(from: prefixes.tensor.ptr + prefixes.row[i] * rowSize, count: rowSize)
+            // Each batch is a job of its own on one thread (a batch's rows do not depend on the thread).
+            let batches = (order.count + batchSize - 1) / batchSize
+            var failure: Error?
+            let lock = NSLock()
+            out.withUnsafeMutableBufferPointer { out in
+                parallelJobs(batches) { batch in
+                    do {
+                        let start = batch * batchSize
+                        try scoreBatch(Array(order[start..<Swift.min(order.count, start + batchSize)]), items, prefixes, into: out)
+                    } catch {
+                        lock.lock(); if failure == nil { failure = error }; lock.unlock()
                     }
                 }
-                let prompts = try firsts.map { i in
-                    try tokenizer.encodePrompt(question: items[i].example.question, hasImage: items[i].example.image != nil)
-                }
-                let (prefix, _) = try model.prefill(images: images, prompts: prompts.map { $0.map(Int32.init) }, pad: Int32(tokenizer.pad))
-                // As in `layout`: the inputs stop one short of maxText, and a step end is scored
-                // where it is an input.
-                let suffixes = zip(members, rows).map { i, r in Array(items[i].tokens.prefix(c.maxText - 1 - prompts[r].count)) }
-                let length = Swift.max(1, suffixes.map(\.count).max()!)
-                var tokens = [Int32](repeating: Int32(tokenizer.pad), count: members.count * length)
-                for (b, suffix) in suffixes.enumerated() {
-                    for (j, t) in suffix.enumerated() { tokens[b * length + j] = Int32(t) }
-                }
-                let h = try model.hidden(continuing: prefix, rows: rows, tokens: tokens, batch: members.count, length: length)
-                let s = try model.scores(h)
-                withExtendedLifetime(s) {
-                    for (b, i) in members.enumerated() {
-                        out[i] = Self.stepEnds(items[i].tokens, tokenizer: tokenizer).filter { $0 < suffixes[b].count }
-                            .map { 1 / (1 + Foundation.exp(-s.ptr[b * length + $0])) }
-                    }
-                }
-                start += batchSize
             }
+            if let failure { throw failure }
         }
         return out
+    }
+
+    /// Scores `members` of `items` as one batch: their prompts prefilled once each, their
+    /// responses continuing them; writes each member's step scores to `out`.
+    private func scoreBatch(_ members: [Int], _ items: [(example: Example, tokens: [Int])], _ prefixes: (tensor: Tensor, row: [Int]),
+                            into out: UnsafeMutableBufferPointer<[Float]>) throws {
+        try Tensor.withoutGrad {
+            let c = model.config
+            let rowSize = c.imageTokens * c.dModel
+            // The batch's prompts, each prefilled once.
+            var rowOf: [String: Int] = [:], firsts: [Int] = []
+            let rows = members.map { i -> Int in
+                let id = items[i].example.id
+                if let r = rowOf[id] { return r }
+                rowOf[id] = firsts.count; firsts.append(i)
+                return firsts.count - 1
+            }
+            let images = Tensor(uninitialized: [firsts.count, c.imageTokens, c.dModel])
+            withExtendedLifetime(prefixes.tensor) {
+                for (g, i) in firsts.enumerated() {
+                    (images.ptr + g * rowSize).update(from: prefixes.tensor.ptr + prefixes.row[i] * rowSize, count: rowSize)
+                }
+            }
+            let prompts = try firsts.map { i in
+                try tokenizer.encodePrompt(question: items[i].example.question, hasImage: items[i].example.image != nil)
+            }
+            let (prefix, _) = try model.prefill(images: images, prompts: prompts.map { $0.map(Int32.init) }, pad: Int32(tokenizer.pad))
+            // As in `layout`: the inputs stop one short of maxText, and a step end is scored
+            // where it is an input.
+            let suffixes = zip(members, rows).map { i, r in Array(items[i].tokens.prefix(c.maxText - 1 - prompts[r].count)) }
+            let length = Swift.max(1, suffixes.map(\.count).max()!)
+            var tokens = [Int32](repeating: Int32(tokenizer.pad), count: members.count * length)
+            for (b, suffix) in suffixes.enumerated() {
+                for (j, t) in suffix.enumerated() { tokens[b * length + j] = Int32(t) }
+            }
+            let h = try model.hidden(continuing: prefix, rows: rows, tokens: tokens, batch: members.count, length: length)
+            let s = try model.scores(h)
+            withExtendedLifetime(s) {
+                for (b, i) in members.enumerated() {
+                    out[i] = Self.stepEnds(items[i].tokens, tokenizer: tokenizer).filter { $0 < suffixes[b].count }
+                        .map { 1 / (1 + Foundation.exp(-s.ptr[b * length + $0])) }
+                }
+            }
+        }
     }
 
     /// Image tokens of each distinct scene among `examples` ([U, imageTokens, dModel]) and, per
@@ -195,21 +213,27 @@ public final class ProcessRewardModel {
         let c = model.config, pixels = c.imageHeight * c.imageWidth
         let out = Tensor(uninitialized: [unique.count, c.imageTokens, c.dModel])
         let rowSize = c.imageTokens * c.dModel
-        var start = 0
-        while start < unique.count {
-            let end = Swift.min(unique.count, start + 64)
-            let images = Tensor.zeros([end - start, c.imageHeight, c.imageWidth])
-            for (i, e) in unique[start..<end].enumerated() {
-                guard let image = e.image else { continue }
-                guard image.height == c.imageHeight, image.width == c.imageWidth else {
-                    throw TensorError.shapeMismatch("scene \(image.height)x\(image.width) does not fit the model's \(c.imageHeight)x\(c.imageWidth) input")
+        // Batches of 64 scenes, each a job of its own on one thread.
+        var failure: Error?
+        let lock = NSLock()
+        parallelJobs((unique.count + 63) / 64) { batch in
+            let start = batch * 64, end = Swift.min(unique.count, start + 64)
+            do {
+                let images = Tensor.zeros([end - start, c.imageHeight, c.imageWidth])
+                for (i, e) in unique[start..<end].enumerated() {
+                    guard let image = e.image else { continue }
+                    guard image.height == c.imageHeight, image.width == c.imageWidth else {
+                        throw TensorError.shapeMismatch("scene \(image.height)x\(image.width) does not fit the model's \(c.imageHeight)x\(c.imageWidth) input")
+                    }
+                    image.pixels.withUnsafeBufferPointer { (images.ptr + i * pixels).update(from: $0.baseAddress!, count: pixels) }
                 }
-                image.pixels.withUnsafeBufferPointer { (images.ptr + i * pixels).update(from: $0.baseAddress!, count: pixels) }
+                let p = try Tensor.withoutGrad { try model.vision(images) }
+                withExtendedLifetime(p) { (out.ptr + start * rowSize).update(from: p.ptr, count: (end - start) * rowSize) }
+            } catch {
+                lock.lock(); if failure == nil { failure = error }; lock.unlock()
             }
-            let p = try model.vision(images)
-            withExtendedLifetime(p) { (out.ptr + start * rowSize).update(from: p.ptr, count: (end - start) * rowSize) }
-            start = end
         }
+        if let failure { throw failure }
         return (out, row)
     }
 

@@ -99,26 +99,73 @@ public final class Sampler {
     }
 
     /// `k` responses for each prompt at each temperature, `[temperature][prompt][sample]`: each
-    /// chunk of prompts is prefilled once and decoded at every temperature in turn, with the
-    /// chunks and seeds of `generate`, so each temperature's rollouts are the ones `generate` gives.
+    /// chunk of prompts is prefilled once and decoded at every temperature, with the chunks and
+    /// seeds of `generate`, so each temperature's rollouts are the ones `generate` gives.
+    ///
+    /// Decoding a chunk at one temperature is a job of its own, run whole on one thread: a decoding
+    /// step's products and attention are too small to split well over threads, and the jobs are
+    /// many (the temperature search's candidates, a step's chunks). A row's bits depend neither on
+    /// the thread nor on the other rows, so the rollouts are the same bits at any thread count.
     public func generate(_ prompts: [SamplePrompt], k: Int, temperatures: [Float], options: SamplingOptions, seed: UInt64,
                          shouldStop: (() -> Bool)? = nil) throws -> [[[Rollout]]] {
         guard k > 0 else { throw TensorError.invalid("k must be at least 1") }
         let perChunk = Swift.max(1, options.chunk / k)
-        var out = [[[Rollout]]](repeating: [], count: temperatures.count)
-        var start = 0
-        chunks: while start < prompts.count {
-            let end = Swift.min(prompts.count, start + perChunk)
-            let chunk = Array(prompts[start..<end])
-            let prefilled = try Tensor.withoutGrad { try prefill(chunk) }
-            for (i, t) in temperatures.enumerated() {
-                // A stop returns, at every temperature, the chunks that all of them finished.
-                if shouldStop?() == true { out = out.map { Array($0.prefix(start)) }; break chunks }
-                var o = options
-                o.temperature = t
-                out[i] += try Tensor.withoutGrad { try decodeChunk(chunk, prefilled, k: k, options: o, seed: seed) }
+        let chunks = stride(from: 0, to: prompts.count, by: perChunk).map { Array(prompts[$0..<Swift.min(prompts.count, $0 + perChunk)]) }
+        let nT = temperatures.count
+        // Chunks go in waves, each with enough jobs to keep every thread busy while the threads
+        // take them in turn (jobs differ in cost); a wave's prefix caches are held at once. Where
+        // a wave has too few (chunk, temperature) pairs, each chunk's prompts are split into parts,
+        // each decoded as in its whole chunk.
+        let target = 4 * Runtime.threads
+        let perWave = Swift.max(1, (target + nT - 1) / Swift.max(nT, 1))
+        // The decoding products' weights, packed once for every job (as they are now: a policy
+        // trained between calls is packed again).
+        let weights = Numerics.mode == .portable ? DecodeWeights(model) : nil
+        var out = [[[Rollout]]](repeating: [], count: nT)
+        var first = 0
+        while first < chunks.count {
+            // A stop returns, at every temperature, the chunks that all of them finished.
+            if shouldStop?() == true { break }
+            let wave = Array(chunks[first..<Swift.min(chunks.count, first + perWave)])
+            // (Under OpenBLAS a row's bits depend on its place in a block of rows: chunks stay whole.)
+            let parts = Runtime.threads == 1 || Numerics.mode != .portable
+                ? 1 : Swift.min(perChunk, (target + wave.count * nT - 1) / (wave.count * nT))
+            var prefilled = [Prefilled?](repeating: nil, count: wave.count)
+            var failure: Error?
+            let lock = NSLock()
+            prefilled.withUnsafeMutableBufferPointer { slots in
+                parallelJobs(wave.count) { c in
+                    do { slots[c] = try Tensor.withoutGrad { try prefill(wave[c]) } } catch {
+                        lock.lock(); if failure == nil { failure = error }; lock.unlock()
+                    }
+                }
             }
-            start = end
+            if let failure { throw failure }
+            // Job j: chunk j / (parts · nT), then its part, then the temperature.
+            var decoded = [[[Rollout]]?](repeating: nil, count: wave.count * parts * nT)
+            decoded.withUnsafeMutableBufferPointer { slots in
+                parallelJobs(slots.count, stop: shouldStop) { j in
+                    let c = j / (parts * nT), part = j / nT % parts, chunk = wave[c]
+                    let size = (chunk.count + parts - 1) / parts
+                    let range = Swift.min(chunk.count, part * size)..<Swift.min(chunk.count, (part + 1) * size)
+                    var o = options
+                    o.temperature = temperatures[j % nT]
+                    do {
+                        slots[j] = range.isEmpty ? [] : try Tensor.withoutGrad {
+                            try decodeChunk(chunk, part: range, prefilled[c]!, k: k, options: o, seed: seed, weights: weights)
+                        }
+                    } catch {
+                        lock.lock(); if failure == nil { failure = error }; lock.unlock()
+                    }
+                }
+            }
+            if let failure { throw failure }
+            for c in wave.indices {
+                let jobs = (c * parts * nT)..<((c + 1) * parts * nT)
+                guard jobs.allSatisfy({ decoded[$0] != nil }) else { return out }
+                for part in 0..<parts { for t in 0..<nT { out[t] += decoded[(c * parts + part) * nT + t]! } }
+            }
+            first += wave.count
         }
         return out
     }
@@ -167,20 +214,23 @@ public final class Sampler {
         return Prefilled(prefixLength: prefixLength, maxPrefix: maxPrefix, keys: prefixK, values: prefixV, firstLogits: firstLogits)
     }
 
-    /// Decodes `k` samples of every prompt of a prefilled chunk.
-    private func decodeChunk(_ prompts: [SamplePrompt], _ prefilled: Prefilled, k: Int, options: SamplingOptions,
-                             seed: UInt64) throws -> [[Rollout]] {
+    /// Decodes `k` samples of the prompts `part` of a prefilled chunk (its prompts `chunk`). A
+    /// part decodes as it does within its whole chunk: the length limit is the chunk's.
+    private func decodeChunk(_ chunk: [SamplePrompt], part: Range<Int>, _ prefilled: Prefilled, k: Int, options: SamplingOptions,
+                             seed: UInt64, weights: DecodeWeights?) throws -> [[Rollout]] {
         let c = model.config, d = c.dModel, layers = c.layers
+        let prompts = chunk[part], lo = part.lowerBound
         let nP = prompts.count, n = nP * k
-        let prefixLength = prefilled.prefixLength, maxPrefix = prefilled.maxPrefix
-        let prefixK = prefilled.keys, prefixV = prefilled.values, firstLogits = prefilled.firstLogits
+        let prefixLength = Array(prefilled.prefixLength[part]), maxPrefix = prefilled.maxPrefix
+        let prefixK = prefilled.keys.map { $0.ptr + lo * maxPrefix * d }, prefixV = prefilled.values.map { $0.ptr + lo * maxPrefix * d }
+        let firstLogits = prefilled.firstLogits.ptr + lo * c.vocab
 
         // The chunk's limit: `maxTokens`, or less when the chunk's longest prefix leaves less room.
         // That makes a long prompt's neighbours stop early too; the recorded notebooks (PRM labels
         // of long prefixes) depend on it, so it stays until they are next re-recorded.
         let maxNew = Swift.max(1, Swift.min(options.maxTokens, c.maxSeq - maxPrefix))
         let generatedCache = GeneratedCache(layers: layers, prompts: nP, k: k, maxNew: maxNew, width: d)
-        var rngs = (0..<n).map { Sampler.sampleRNG(seed: seed, stream: prompts[$0 / k].stream, sample: $0 % k) }
+        var rngs = (0..<n).map { Sampler.sampleRNG(seed: seed, stream: prompts[lo + $0 / k].stream, sample: $0 % k) }
         var tokens = [[Int]](repeating: [], count: n)
         var logProbs = [[Float]](repeating: [], count: n)
         var entropy = [Double](repeating: 0, count: n)
@@ -190,7 +240,7 @@ public final class Sampler {
 
         // First token of every sample from its prompt's prefill logits.
         var logits = Tensor(uninitialized: [n, c.vocab])
-        for s in 0..<n { (logits.ptr + s * c.vocab).update(from: firstLogits.ptr + (s / k) * c.vocab, count: c.vocab) }
+        for s in 0..<n { (logits.ptr + s * c.vocab).update(from: firstLogits + (s / k) * c.vocab, count: c.vocab) }
         var active = Array(0..<n)
         // Samples of a prompt that have drawn the same tokens so far have the same next-token
         // logits, bit for bit (a row's bits do not depend on its place), so each such set decodes
@@ -230,7 +280,7 @@ public final class Sampler {
                 return unique.count - 1
             }
             logits = try decode(active: active, unique: unique, rowOf: logitRow, k: k, tokens: tokens, prefixLength: prefixLength,
-                                maxPrefix: maxPrefix, prefixK: prefixK, prefixV: prefixV, cache: generatedCache)
+                                maxPrefix: maxPrefix, prefixK: prefixK, prefixV: prefixV, cache: generatedCache, weights: weights)
         }
         return (0..<nP).map { p in
             (0..<k).map { j in
@@ -278,7 +328,8 @@ public final class Sampler {
     /// linear layers on those rows only, appends every active row's keys and values to the cache
     /// (a set's rows get its one row), and returns next-token logits [unique, vocab].
     private func decode(active: [Int], unique: [Int], rowOf: [Int], k: Int, tokens: [[Int]], prefixLength: [Int], maxPrefix: Int,
-                        prefixK: [Tensor], prefixV: [Tensor], cache: GeneratedCache) throws -> Tensor {
+                        prefixK: [UnsafeMutablePointer<Float>], prefixV: [UnsafeMutablePointer<Float>], cache: GeneratedCache,
+                        weights: DecodeWeights?) throws -> Tensor {
         let c = model.config, d = c.dModel, a = active.count, u = unique.count
         // Every active sequence has fed the same number of tokens: all start together and leave when done.
         let generated = tokens[active[0]].count
@@ -296,7 +347,7 @@ public final class Sampler {
         }
         for (l, block) in model.blocks.enumerated() {
             let h = try block.normalize(x, block.ln1Weight, block.ln1Bias)
-            let qkvUnique = blockedLinear(h, block.qkvWeight, block.qkvBias)
+            let qkvUnique = blockedLinear(h, block.qkvWeight, block.qkvBias, weights?.qkv[l])
             var qkv = qkvUnique
             if u < a {
                 qkv = Tensor(uninitialized: [a, 3 * d])
@@ -304,33 +355,37 @@ public final class Sampler {
             }
             let attnAll = Tensor(uninitialized: [a, d])
             cache.attend(layer: l, groups: groups, qkv: qkv.ptr, generated: generated, heads: block.heads,
-                         prefixKeys: prefixK[l].ptr, prefixValues: prefixV[l].ptr, prefixLength: prefixLength, maxPrefix: maxPrefix,
+                         prefixKeys: prefixK[l], prefixValues: prefixV[l], prefixLength: prefixLength, maxPrefix: maxPrefix,
                          out: attnAll.ptr)
             var attn = attnAll
             if u < a {
                 attn = Tensor(uninitialized: [u, d])
                 for (i, r) in repRow.enumerated() { (attn.ptr + i * d).update(from: attnAll.ptr + r * d, count: d) }
             }
-            let x1 = try add(x, blockedLinear(attn, block.projWeight, block.projBias))
+            let x1 = try add(x, blockedLinear(attn, block.projWeight, block.projBias, weights?.proj[l]))
             let h2 = try block.normalize(x1, block.ln2Weight, block.ln2Bias)
-            let m = blockedLinear(try block.activate(blockedLinear(h2, block.fc1Weight, block.fc1Bias)), block.fc2Weight, block.fc2Bias)
+            let m = blockedLinear(try block.activate(blockedLinear(h2, block.fc1Weight, block.fc1Bias, weights?.fc1[l])),
+                                  block.fc2Weight, block.fc2Bias, weights?.fc2[l])
             let x2 = try add(x1, m)
             x.ptr.update(from: x2.ptr, count: u * d)
         }
         let normed = c.norm == .layerNorm
             ? try layerNorm(x, weight: model.normWeight, bias: model.normBias) : try rmsNorm(x, weight: model.normWeight)
-        return blockedLinear(normed, model.head, nil)
+        return blockedLinear(normed, model.head, nil, weights?.head)
     }
 
     /// x [rows, in] · Wᵀ + b with every row computed the same way whatever the number of rows. The
-    /// portable product does that by construction, in one call; OpenBLAS needs fixed blocks of
-    /// `block` rows (the last one padded), spread over the workers.
-    func blockedLinear(_ x: Tensor, _ w: Tensor, _ b: Tensor?) -> Tensor {
+    /// portable product does that by construction, in one call (`packed`: W and b packed for it);
+    /// OpenBLAS needs fixed blocks of `block` rows (the last one padded), spread over the workers.
+    func blockedLinear(_ x: Tensor, _ w: Tensor, _ b: Tensor?, _ packed: PackedLinear? = nil) -> Tensor {
         let rows = x.count / w.shape[1], inF = w.shape[1], outF = w.shape[0], bs = Sampler.block
         let out = Tensor(uninitialized: [rows, outF])
+        if let packed {
+            withExtendedLifetime(x) { packed(x.ptr, rows: rows, into: out.ptr) }
+            return out
+        }
         if Numerics.mode == .portable {
-            if let b { for r in 0..<rows { (out.ptr + r * outF).update(from: b.ptr, count: outF) } }
-            sgemm(transB: true, m: rows, n: outF, k: inF, a: x.ptr, b: w.ptr, beta: b == nil ? 0 : 1, c: out.ptr)
+            sgemm(transB: true, m: rows, n: outF, k: inF, a: x.ptr, b: w.ptr, c: out.ptr, bias: b.map { UnsafePointer($0.ptr) })
             return out
         }
         let blocks = (rows + bs - 1) / bs
@@ -393,5 +448,18 @@ public final class Sampler {
             token = rng.categorical(UnsafeBufferPointer(start: probs, count: v))
         }
         return (token, logits[token] - logZ, Float(h))
+    }
+}
+
+/// The weights of decoding's products packed for them (`PackedLinear`), one per layer and the head.
+final class DecodeWeights {
+    let qkv: [PackedLinear], proj: [PackedLinear], fc1: [PackedLinear], fc2: [PackedLinear], head: PackedLinear
+
+    init(_ model: VisionLanguageModel) {
+        qkv = model.blocks.map { PackedLinear(weight: $0.qkvWeight, bias: $0.qkvBias) }
+        proj = model.blocks.map { PackedLinear(weight: $0.projWeight, bias: $0.projBias) }
+        fc1 = model.blocks.map { PackedLinear(weight: $0.fc1Weight, bias: $0.fc1Bias) }
+        fc2 = model.blocks.map { PackedLinear(weight: $0.fc2Weight, bias: $0.fc2Bias) }
+        head = PackedLinear(weight: model.head, bias: nil)
     }
 }

@@ -56,13 +56,23 @@ public enum Runtime {
 
 /// Row-major single-precision GEMM: C = alpha * op(A) * op(B) + beta * C, where op(A) is M x K and
 /// op(B) is K x N. Leading dimensions default to tight packing of the stored (untransposed) layout.
+/// With `bias` (N floats; beta must be 0), C = bias + alpha * op(A) * op(B) row by row: the bits of
+/// beta 1 over a C whose rows hold the bias, without writing and reading C twice.
 @inline(__always)
 public func sgemm(
     transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int, alpha: Float = 1,
     a: UnsafePointer<Float>, lda: Int? = nil, b: UnsafePointer<Float>, ldb: Int? = nil,
-    beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int? = nil
+    beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int? = nil, bias: UnsafePointer<Float>? = nil
 ) {
     if m == 0 || n == 0 { return }
+    precondition(bias == nil || beta == 0, "sgemm: a bias replaces C (beta must be 0)")
+    var beta = beta
+    if let bias, k == 0 || Numerics.mode != .portable {
+        // The bias as C's rows, added to with beta 1.
+        for i in 0..<m { (c + i * (ldc ?? n)).update(from: bias, count: n) }
+        beta = 1
+    }
+    let gemmBias = beta == 0 ? bias : nil
     if k == 0 {  // BLAS leaves C untouched when K = 0 only if beta is honoured; make it explicit
         for i in 0..<m { for j in 0..<n { let p = c + i * (ldc ?? n) + j; p.pointee = beta == 0 ? 0 : beta * p.pointee } }
         return
@@ -71,10 +81,10 @@ public func sgemm(
     if Numerics.mode == .portable {
         if Numerics.vectorWidth == 16 {
             GEMM.product(Tile6<SIMD16<Float>>.self, transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha,
-                         a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc, threads: Runtime.threads)
+                         a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc, bias: gemmBias, threads: Runtime.threads)
         } else {
             GEMM.product(Tile6<SIMD8<Float>>.self, transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha,
-                         a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc, threads: Runtime.threads)
+                         a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc, bias: gemmBias, threads: Runtime.threads)
         }
         return
     }

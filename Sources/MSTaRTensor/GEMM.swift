@@ -121,7 +121,8 @@ enum GEMM {
     /// of column panels when there are too few strips. Small products stay on the calling thread.
     static func product<T: GEMMTile>(_: T.Type, transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
                                      a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
-                                     beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, threads: Int) {
+                                     beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, bias: UnsafePointer<Float>? = nil,
+                                     threads: Int) {
         let mr = T.mr, nr = T.nr
         let strips = (m + mr - 1) / mr, panels = (n + nr - 1) / nr
         let byRows = strips >= 2 * threads || panels < threads
@@ -145,11 +146,11 @@ enum GEMM {
             guard lo < hi else { return }
             let rows = byRows ? lo..<hi : 0..<strips, cols = byRows ? 0..<panels : lo..<hi
             if k > deep {
-                deepBlock(T.self, transA: transA, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: bIn, bs: bStride, beta: beta, c: c, ldc: ldc,
+                deepBlock(T.self, transA: transA, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: bIn, bs: bStride, beta: beta, c: c, ldc: ldc, bias: bias,
                           strips: rows, panels: cols)
             } else {
                 shallowBlock(T.self, transA: transA, transB: bTransposed, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: bIn, ldb: bStride,
-                             beta: beta, c: c, ldc: ldc, strips: rows, panels: cols)
+                             beta: beta, c: c, ldc: ldc, bias: bias, strips: rows, panels: cols)
             }
         }
         if workers == 1 { work(0) } else { parallelEach(workers) { work($0) } }
@@ -160,7 +161,8 @@ enum GEMM {
     @inline(__always)
     static func shallowBlock<T: GEMMTile>(_: T.Type, transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
                                           a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
-                                          beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, strips: Range<Int>, panels: Range<Int>) {
+                                          beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, bias: UnsafePointer<Float>?,
+                                          strips: Range<Int>, panels: Range<Int>) {
         let mr = T.mr, nr = T.nr
         let scratch = GEMMThreadScratch.current
         let tile = scratch.sums.floats(mr * nr), panel = scratch.panel.floats(Swift.max(k, 1) * nr)
@@ -186,13 +188,13 @@ enum GEMM {
                     for i in 0..<mr { for p in 0..<k { pad[i * k + p] = i < h ? a[(i0 + i) * rs + p * cs] : 0 } }
                     ap = UnsafePointer(pad); ars = k; acs = 1
                 }
-                let direct = h == mr && w == nr && alpha == 1 && beta == 0 && k > 0
+                let direct = h == mr && w == nr && alpha == 1 && beta == 0 && bias == nil && k > 0
                 if k == 0 {
                     tile.update(repeating: 0, count: mr * nr)
                 } else {
                     T.kernel(k, a: ap, rs: ars, cs: acs, b: bp, bs: bs, c: direct ? c + i0 * ldc + j0 : tile, ldc: direct ? ldc : nr, first: true)
                 }
-                if !direct { store(tile, nr, h: h, w: w, alpha: alpha, beta: beta, into: c + i0 * ldc + j0, ldc: ldc) }
+                if !direct { store(tile, nr, h: h, w: w, alpha: alpha, beta: beta, bias: bias.map { $0 + j0 }, into: c + i0 * ldc + j0, ldc: ldc) }
             }
         }
     }
@@ -203,6 +205,7 @@ enum GEMM {
     @inline(__always)
     static func deepBlock<T: GEMMTile>(_: T.Type, transA: Bool, m: Int, n: Int, k: Int, alpha: Float, a: UnsafePointer<Float>, lda: Int,
                                        b: UnsafePointer<Float>, bs: Int, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int,
+                                       bias: UnsafePointer<Float>?,
                                        strips: Range<Int>, panels: Range<Int>) {
         let mr = T.mr, nr = T.nr
         let scratch = GEMMThreadScratch.current
@@ -228,18 +231,21 @@ enum GEMM {
             for jp in panels {
                 let j0 = jp * nr
                 store(sums + (s - strips.lowerBound) * mr * width + (jp - panels.lowerBound) * nr, width, h: h, w: Swift.min(nr, n - j0),
-                      alpha: alpha, beta: beta, into: c + i0 * ldc + j0, ldc: ldc)
+                      alpha: alpha, beta: beta, bias: bias.map { $0 + j0 }, into: c + i0 * ldc + j0, ldc: ldc)
             }
         }
     }
 
-    /// C = alpha · sums + beta · C over an h × w tile whose sums sit `stride` apart.
+    /// C = alpha · sums + beta · C over an h × w tile whose sums sit `stride` apart; with `bias`
+    /// (beta 0), C = bias + alpha · sums, the bits of beta 1 over a C that held the bias.
     @inline(__always)
     static func store(_ sums: UnsafePointer<Float>, _ stride: Int, h: Int, w: Int, alpha: Float, beta: Float,
-                      into c: UnsafeMutablePointer<Float>, ldc: Int) {
+                      bias: UnsafePointer<Float>?, into c: UnsafeMutablePointer<Float>, ldc: Int) {
         for i in 0..<h {
             let row = c + i * ldc, s = sums + i * stride
-            if beta == 0 {
+            if let bias {
+                if alpha == 1 { for j in 0..<w { row[j] = bias[j] + s[j] } } else { for j in 0..<w { row[j] = bias[j] + alpha * s[j] } }
+            } else if beta == 0 {
                 if alpha == 1 { row.update(from: s, count: w) } else { for j in 0..<w { row[j] = alpha * s[j] } }
             } else {
                 for j in 0..<w { row[j] = beta * row[j] + (alpha == 1 ? s[j] : alpha * s[j]) }

@@ -77,10 +77,7 @@ public func linear(_ x: Tensor, _ weight: Tensor, _ bias: Tensor? = nil) throws 
     let rows = x.count / inF
     let out = Tensor(uninitialized: Array(x.shape.dropLast()) + [outF])
     let y = out.ptr
-    if let bias {
-        for r in 0..<rows { (y + r * outF).update(from: bias.ptr, count: outF) }
-    }
-    sgemm(transB: true, m: rows, n: outF, k: inF, a: x.ptr, b: weight.ptr, beta: bias == nil ? 0 : 1, c: y)
+    sgemm(transB: true, m: rows, n: outF, k: inF, a: x.ptr, b: weight.ptr, c: y, bias: bias.map { UnsafePointer($0.ptr) })
     let inputs = bias.map { [x, weight, $0] } ?? [x, weight]
     return out.recording(inputs) { out in
         let g = out.grad!.ptr

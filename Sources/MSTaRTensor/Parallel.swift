@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#else
+import Darwin
+#endif
 import Dispatch
 
 /// Lets a non-escaping closure cross into `concurrentPerform`'s @Sendable one. Safe here because
@@ -41,5 +46,51 @@ public func parallelEach(_ n: Int, _ body: (Int) -> Void) {
     runWorkers(workers) { w in
         var i = w
         while i < n { body(i); i += workers }
+    }
+}
+
+/// Runs `body(job)` for every job in 0..<n, each job whole on one thread, the threads taking the
+/// next job as they finish one (jobs may differ a lot in cost). Inside a job the runtime has one
+/// thread: nested products and loops stay on it, so a job's results are the bits it has alone.
+/// For many small sequential tasks (decoding a chunk of prompts), whose own steps are too short to
+/// split well over threads. `stop` is asked before each job is handed out, by one thread at a
+/// time; once it says yes no further job starts. Returns when every started job has finished.
+public func parallelJobs(_ n: Int, stop: (() -> Bool)? = nil, _ body: (Int) -> Void) {
+    let workers = Swift.min(Runtime.threads, n)
+    if workers <= 1 {
+        for i in 0..<n {
+            if stop?() == true { return }
+            body(i)
+        }
+        return
+    }
+    let queue = JobQueue(count: n)
+    runWorkers(workers) { _ in
+        Runtime.withThreads(1) {
+            while let i = queue.next(stop) { body(i) }
+        }
+    }
+}
+
+/// Hands out job numbers 0..<count once each across threads, until a stop.
+private final class JobQueue: @unchecked Sendable {
+    private var next = 0
+    private let count: Int
+    private var lock = pthread_mutex_t()
+    init(count: Int) {
+        self.count = count
+        pthread_mutex_init(&lock, nil)
+    }
+    deinit { pthread_mutex_destroy(&lock) }
+    func next(_ stop: (() -> Bool)?) -> Int? {
+        pthread_mutex_lock(&lock)
+        defer { pthread_mutex_unlock(&lock) }
+        guard next < count else { return nil }
+        if stop?() == true {
+            next = count
+            return nil
+        }
+        next += 1
+        return next - 1
     }
 }

@@ -176,3 +176,32 @@ func maxDiff(_ a: [Float], _ b: [Float]) -> Float {
     guard a.count == b.count else { return .infinity }
     return zip(a, b).reduce(0) { max($0, abs($1.0 - $1.1)) }
 }
+
+/// Decoding runs one job per (chunk, part of a chunk, temperature) on each thread; the rollouts are
+/// the same bits at every thread count, including where a chunk's longest prompt shortens the
+/// length limit of the whole chunk (each part keeps its chunk's limit).
+@Suite struct SamplerJobTests {
+    @Test func rolloutsAreTheSameBitsAtEveryThreadCount() throws {
+        let model = try tinyModel(seed: 91)
+        var rng = RNG(seed: 92)
+        // Prompts of 1 to 9 tokens: with 6 image tokens and 18 positions, a chunk holding a 9-token
+        // prompt leaves 3 new tokens to all of its prompts.
+        let prompts = try (0..<11).map { i in
+            SamplePrompt(image: try randomCanvas(&rng), prompt: (0..<(1 + (i * 4) % 9)).map { _ in rng.int(below: 10) + 1 }, stream: UInt64(i))
+        }
+        let sampler = Sampler(model: model, eos: 0)
+        let options = SamplingOptions(maxTokens: 8, chunk: 20)  // 4 prompts of k = 5 per chunk: 3 chunks
+        let temperatures: [Float] = [0, 0.7, 1.3]
+        func bits(_ drawn: [[[Rollout]]]) -> [[UInt32]] {
+            drawn.flatMap { $0.flatMap { $0.map { r in r.tokens.map(UInt32.init) + r.logProbs.map(\.bitPattern) + [r.meanEntropy.bitPattern, r.finished ? 1 : 0] } } }
+        }
+        let one = try Runtime.withThreads(1) { try sampler.generate(prompts, k: 5, temperatures: temperatures, options: options, seed: 7) }
+        #expect(one.count == 3 && one.allSatisfy { $0.count == prompts.count })
+        for threads in [2, 3, 4] {
+            let many = try Runtime.withThreads(threads) { try sampler.generate(prompts, k: 5, temperatures: temperatures, options: options, seed: 7) }
+            #expect(bits(many) == bits(one), "\(threads) threads")
+        }
+        // The chunk limit was in play: a short prompt's sample stopped at 3 new tokens unfinished.
+        #expect(one[2][0].contains { !$0.finished && $0.tokens.count == 3 })
+    }
+}
