@@ -4,8 +4,10 @@ import MSTaRTensor
 /// prompt's K samples at once.
 ///
 /// A prompt's samples go in blocks of `laneWidth`, one SIMD lane per sample. Per layer, element
-/// (prompt p, block b, feature f, time t, lane i) sits at (((p·blocks + b)·width + f)·maxNew + t)·laneWidth + i:
-/// the lanes innermost, then time, so that attention walks memory in order. Attention over the
+/// (prompt p, block b, time t, feature f, lane i) sits at (((p·blocks + b)·maxNew + t)·width + f)·laneWidth + i:
+/// the lanes innermost, then features, so that storing a time step's keys and values fills whole
+/// cache lines in order (with time inside features, each step's stores touched a new line per
+/// feature, most of them out of cache), and attention reads a head's features together. Attention over the
 /// prompt's shared prefix then costs one vector FMA per (time, feature) for the whole block
 /// against a broadcast key or value, with no horizontal sums; per-row scalar dot products (chains
 /// of dependent adds, which Swift may not reorder) made attention half of all sampling time.
@@ -27,7 +29,7 @@ public final class GeneratedCache {
         self.k = k; self.maxNew = maxNew; self.width = width
         laneWidth = k >= 9 ? 16 : (k >= 5 ? 8 : (k >= 3 ? 4 : 2))
         blocks = (k + laneWidth - 1) / laneWidth
-        let shape = [prompts, blocks, width, maxNew, laneWidth]
+        let shape = [prompts, blocks, maxNew, width, laneWidth]
         keys = (0..<layers).map { _ in Tensor.zeros(shape) }
         values = (0..<layers).map { _ in Tensor.zeros(shape) }
         zeroRow = Tensor.zeros([3 * width])
@@ -59,17 +61,19 @@ public final class GeneratedCache {
     /// `qkv` [active, 3·width]) at time `generated - 1`, then writes each row's attention output
     /// over its prompt's prefix (rows of `prefixKeys`/`prefixValues` [prompts, maxPrefix, width])
     /// and its own generated tokens to `out` [active, width].
-    public func attend(layer l: Int, groups: LaneGroups, qkv: UnsafeMutablePointer<Float>, generated: Int, heads: Int,
-                       prefixKeys: UnsafeMutablePointer<Float>, prefixValues: UnsafeMutablePointer<Float>, prefixLength: [Int],
-                       maxPrefix: Int, out: UnsafeMutablePointer<Float>) {
+    /// `only`: the groups to run (all when nil); `qkv` need hold only their rows.
+    public func attend(layer l: Int, groups: LaneGroups, only: Range<Int>? = nil, qkv: UnsafeMutablePointer<Float>, generated: Int,
+                       heads: Int, prefixKeys: UnsafeMutablePointer<Float>, prefixValues: UnsafeMutablePointer<Float>,
+                       prefixLength: [Int], maxPrefix: Int, out: UnsafeMutablePointer<Float>) {
+        let range = only ?? 0..<groups.prompt.count
         let kernel = LaneAttention(d: width, heads: heads, maxNew: maxNew, maxPrefix: maxPrefix, generated: generated,
                                    keys: keys[l].ptr, values: values[l].ptr, blocks: blocks, qkv: qkv,
                                    prefixKeys: prefixKeys, prefixValues: prefixValues, out: out, zeroRow: zeroRow.ptr)
         switch laneWidth {
-        case 16: kernel.run(SIMD16<Float>.self, groups, prefixLength)
-        case 8: kernel.run(SIMD8<Float>.self, groups, prefixLength)
-        case 4: kernel.run(SIMD4<Float>.self, groups, prefixLength)
-        default: kernel.run(SIMD2<Float>.self, groups, prefixLength)
+        case 16: kernel.run(SIMD16<Float>.self, groups, range, prefixLength)
+        case 8: kernel.run(SIMD8<Float>.self, groups, range, prefixLength)
+        case 4: kernel.run(SIMD4<Float>.self, groups, range, prefixLength)
+        default: kernel.run(SIMD2<Float>.self, groups, range, prefixLength)
         }
     }
 }
@@ -83,23 +87,24 @@ private struct LaneAttention {
     /// 3·d zeros: the row a finished sample's lane reads.
     let zeroRow: UnsafeMutablePointer<Float>
 
-    func run<V: LaneVector>(_: V.Type, _ groups: GeneratedCache.LaneGroups, _ prefixLength: [Int]) {
-        let w = V.scalarCount, n = groups.prompt.count
+    func run<V: LaneVector>(_: V.Type, _ groups: GeneratedCache.LaneGroups, _ range: Range<Int>, _ prefixLength: [Int]) {
+        let w = V.scalarCount, n = range.count, g0 = range.lowerBound
         let perGroup = 2 * d + maxPrefix + maxNew + 1  // vectors: queries, outputs, scores, maximum
         let scratch = UnsafeMutablePointer<V>.allocate(capacity: n * perGroup)  // one per layer step, not per group
         defer { scratch.deallocate() }
         groups.rows.withUnsafeBufferPointer { rows in
-            parallelEach(n) { gi in
+            parallelEach(n) { i in
+                let gi = g0 + i
                 let p = groups.prompt[gi]
                 let block = (p * blocks + groups.block[gi]) * d * maxNew * w
                 group(V.self, rows: rows.baseAddress! + gi * w, prefixLength: prefixLength[p],
                       prefixKeys: prefixKeys + p * maxPrefix * d, prefixValues: prefixValues + p * maxPrefix * d,
-                      keys: keys + block, values: values + block, scratch: scratch + gi * perGroup)
+                      keys: keys + block, values: values + block, scratch: scratch + i * perGroup)
             }
         }
     }
 
-    /// Element (feature f, time t) of a block's lanes is at base + (f·maxNew + t)·lanes.
+    /// Element (time t, feature f) of a block's lanes is at base + (t·d + f)·lanes.
     @inline(__always)
     private func group<V: LaneVector>(_: V.Type, rows: UnsafePointer<Int32>, prefixLength lp: Int,
                                 prefixKeys pk: UnsafeMutablePointer<Float>, prefixValues pv: UnsafeMutablePointer<Float>,
@@ -118,13 +123,14 @@ private struct LaneAttention {
         // compiles to scatters, which took a third of decoding attention.
         withUnsafeTemporaryAllocation(of: UnsafePointer<Float>.self, capacity: w) { src in
             for i in 0..<w { src[i] = rows[i] >= 0 ? UnsafePointer(qkv + Int(rows[i]) * 3 * d) : UnsafePointer(zeroRow) }
-            let kt = keys + t0 * w, vt = values + t0 * w, fs = maxNew * w
+            // One time step of a block is d·lanes floats in a row: the stores fill whole cache lines in order.
+            let kt = keys + t0 * d * w, vt = values + t0 * d * w
             for f in 0..<d {
                 for i in 0..<w {
                     let row = src[i]
                     qf[f * w + i] = row[f]
-                    kt[f * fs + i] = row[d + f]
-                    vt[f * fs + i] = row[2 * d + f]
+                    kt[f * w + i] = row[d + f]
+                    vt[f * w + i] = row[2 * d + f]
                 }
             }
         }
@@ -132,7 +138,7 @@ private struct LaneAttention {
         for h in 0..<heads {
             let c0 = h * hs
             prefixScores(V.self, q + c0, pk + c0, lp, hs, scale, scores)
-            generatedScores(V.self, q + c0, keys + c0 * maxNew * w, g, hs, scale, scores + lp)
+            generatedScores(V.self, q + c0, keys + c0 * w, g, hs, scale, scores + lp)
             // Softmax per lane (the maximum on floats: lane-wise max is not vectorised in generic code).
             for i in 0..<w { mf[i] = -.infinity }
             for t in 0..<total { for i in 0..<w { mf[i] = Swift.max(mf[i], sf[t * w + i]) } }
@@ -143,7 +149,7 @@ private struct LaneAttention {
                 scores[t] = e
                 z += e
             }
-            weightedValues(V.self, scores, pv + c0, lp, values + c0 * maxNew * w, g, hs, 1 / z, o + c0)
+            weightedValues(V.self, scores, pv + c0, lp, values + c0 * w, g, hs, 1 / z, o + c0)
         }
         for i in 0..<w where rows[i] >= 0 {
             let dst = out + Int(rows[i]) * d
@@ -178,25 +184,25 @@ private struct LaneAttention {
     }
 
     /// scores[t] = (q · key t) · scale over the generated keys (lane vectors; feature j's times are
-    /// consecutive vectors from keys + j·maxNew·lanes), four time steps at a time.
+    /// vector t of feature j at keys + (t·d + j)·lanes), four time steps at a time.
     @inline(__always)
     private func generatedScores<V: LaneVector>(_: V.Type, _ q: UnsafeMutablePointer<V>, _ keys: UnsafeMutablePointer<Float>, _ count: Int,
                                           _ hs: Int, _ scale: Float, _ scores: UnsafeMutablePointer<V>) {
-        let w = V.scalarCount, fs = maxNew * w
+        let w = V.scalarCount, ts = d * w
         var t = 0
         while t + 4 <= count {
             var a0 = V(), a1 = V(), a2 = V(), a3 = V()
             for j in 0..<hs {
-                let qj = q[j], kj = keys + j * fs + t * w
-                a0.addProduct(qj, lanes(kj, V.self)); a1.addProduct(qj, lanes(kj + w, V.self))
-                a2.addProduct(qj, lanes(kj + 2 * w, V.self)); a3.addProduct(qj, lanes(kj + 3 * w, V.self))
+                let qj = q[j], kj = keys + j * w + t * ts
+                a0.addProduct(qj, lanes(kj, V.self)); a1.addProduct(qj, lanes(kj + ts, V.self))
+                a2.addProduct(qj, lanes(kj + 2 * ts, V.self)); a3.addProduct(qj, lanes(kj + 3 * ts, V.self))
             }
             scores[t] = a0 * scale; scores[t + 1] = a1 * scale; scores[t + 2] = a2 * scale; scores[t + 3] = a3 * scale
             t += 4
         }
         while t < count {
             var a0 = V()
-            for j in 0..<hs { a0.addProduct(q[j], lanes(keys + j * fs + t * w, V.self)) }
+            for j in 0..<hs { a0.addProduct(q[j], lanes(keys + j * w + t * ts, V.self)) }
             scores[t] = a0 * scale
             t += 1
         }
@@ -209,7 +215,7 @@ private struct LaneAttention {
     private func weightedValues<V: LaneVector>(_: V.Type, _ p: UnsafeMutablePointer<V>, _ prefix: UnsafeMutablePointer<Float>, _ prefixCount: Int,
                                          _ generated: UnsafeMutablePointer<Float>, _ generatedCount: Int, _ hs: Int, _ inv: V,
                                          _ out: UnsafeMutablePointer<V>) {
-        let w = V.scalarCount, fs = maxNew * w
+        let w = V.scalarCount, ts = d * w
         let pg = p + prefixCount
         var j = 0
         while j + 4 <= hs {
@@ -219,9 +225,9 @@ private struct LaneAttention {
                 a0.addProduct(pt, V(repeating: v[0])); a1.addProduct(pt, V(repeating: v[1]))
                 a2.addProduct(pt, V(repeating: v[2])); a3.addProduct(pt, V(repeating: v[3]))
             }
-            let g0 = generated + j * fs, g1 = g0 + fs, g2 = g1 + fs, g3 = g2 + fs
+            let g0 = generated + j * w, g1 = g0 + w, g2 = g1 + w, g3 = g2 + w
             for t in 0..<generatedCount {
-                let pt = pg[t], o = t * w
+                let pt = pg[t], o = t * ts
                 a0.addProduct(pt, lanes(g0 + o, V.self)); a1.addProduct(pt, lanes(g1 + o, V.self))
                 a2.addProduct(pt, lanes(g2 + o, V.self)); a3.addProduct(pt, lanes(g3 + o, V.self))
             }
@@ -231,7 +237,7 @@ private struct LaneAttention {
         while j < hs {
             var a0 = V()
             for t in 0..<prefixCount { a0.addProduct(p[t], V(repeating: prefix[t * d + j])) }
-            for t in 0..<generatedCount { a0.addProduct(pg[t], lanes(generated + j * fs + t * w, V.self)) }
+            for t in 0..<generatedCount { a0.addProduct(pg[t], lanes(generated + j * w + t * ts, V.self)) }
             out[j] = a0 * inv
             j += 1
         }

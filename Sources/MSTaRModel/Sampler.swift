@@ -141,10 +141,16 @@ public final class Sampler {
                 }
             }
             if let failure { throw failure }
-            // Job j: chunk j / (parts · nT), then its part, then the temperature.
+            // Job j: chunk j / (parts · nT), then its part, then the temperature. Chunk by chunk (a
+            // stop keeps whole chunks), the hottest first (more distinct samples, longer responses),
+            // so that no long job is left for the end.
             var decoded = [[[Rollout]]?](repeating: nil, count: wave.count * parts * nT)
+            let order = decoded.indices.sorted {
+                ($0 / (parts * nT), -temperatures[$0 % nT], $0) < ($1 / (parts * nT), -temperatures[$1 % nT], $1)
+            }
             decoded.withUnsafeMutableBufferPointer { slots in
-                parallelJobs(slots.count, stop: shouldStop) { j in
+                parallelJobs(slots.count, stop: shouldStop) { q in
+                    let j = order[q]
                     let c = j / (parts * nT), part = j / nT % parts, chunk = wave[c]
                     let size = (chunk.count + parts - 1) / parts
                     let range = Swift.min(chunk.count, part * size)..<Swift.min(chunk.count, (part + 1) * size)
@@ -345,18 +351,41 @@ public final class Sampler {
             let xr = x.ptr + i * d, te = model.tokenEmbedding.ptr + tok * d, pe = model.positionEmbedding.ptr + pos * d
             for j in 0..<d { xr[j] = te[j] + pe[j] }
         }
+        // With packed weights the q/k/v product and attention go a few prompts at a time, so that
+        // the rows are still in cache when attention spreads them over lanes (a whole step's
+        // q/k/v outgrow the cache, and reading them back was most of attention's time).
+        let slices = weights == nil ? [] : Self.slices(groups, laneWidth: cache.laneWidth, rowOf: rowOf, rows: 64)
+        let most = slices.map { $0.rows.count }.max() ?? 0
+        let sliceQKV = UnsafeMutablePointer<Float>.allocate(capacity: Swift.max(1, 2 * most * 3 * d))
+        defer { sliceQKV.deallocate() }
         for (l, block) in model.blocks.enumerated() {
             let h = try block.normalize(x, block.ln1Weight, block.ln1Bias)
-            let qkvUnique = blockedLinear(h, block.qkvWeight, block.qkvBias, weights?.qkv[l])
-            var qkv = qkvUnique
-            if u < a {
-                qkv = Tensor(uninitialized: [a, 3 * d])
-                for (r, i) in rowOf.enumerated() { (qkv.ptr + r * 3 * d).update(from: qkvUnique.ptr + i * 3 * d, count: 3 * d) }
-            }
             let attnAll = Tensor(uninitialized: [a, d])
-            cache.attend(layer: l, groups: groups, qkv: qkv.ptr, generated: generated, heads: block.heads,
-                         prefixKeys: prefixK[l], prefixValues: prefixV[l], prefixLength: prefixLength, maxPrefix: maxPrefix,
-                         out: attnAll.ptr)
+            if let packed = weights?.qkv[l] {
+                let setRows = sliceQKV, expanded = sliceQKV + most * 3 * d
+                for slice in slices {
+                    let r0 = slice.rows.lowerBound, u0 = slice.units.lowerBound
+                    withExtendedLifetime(h) { packed(h.ptr + u0 * d, rows: slice.units.count, into: setRows) }
+                    var base = setRows - r0 * 3 * d  // the slice's rows at their active index
+                    if slice.units.count < slice.rows.count {
+                        for r in slice.rows { (expanded + (r - r0) * 3 * d).update(from: setRows + (rowOf[r] - u0) * 3 * d, count: 3 * d) }
+                        base = expanded - r0 * 3 * d
+                    }
+                    cache.attend(layer: l, groups: groups, only: slice.groups, qkv: base, generated: generated, heads: block.heads,
+                                 prefixKeys: prefixK[l], prefixValues: prefixV[l], prefixLength: prefixLength, maxPrefix: maxPrefix,
+                                 out: attnAll.ptr)
+                }
+            } else {
+                let qkvUnique = blockedLinear(h, block.qkvWeight, block.qkvBias)
+                var qkv = qkvUnique
+                if u < a {
+                    qkv = Tensor(uninitialized: [a, 3 * d])
+                    for (r, i) in rowOf.enumerated() { (qkv.ptr + r * 3 * d).update(from: qkvUnique.ptr + i * 3 * d, count: 3 * d) }
+                }
+                cache.attend(layer: l, groups: groups, qkv: qkv.ptr, generated: generated, heads: block.heads,
+                             prefixKeys: prefixK[l], prefixValues: prefixV[l], prefixLength: prefixLength, maxPrefix: maxPrefix,
+                             out: attnAll.ptr)
+            }
             var attn = attnAll
             if u < a {
                 attn = Tensor(uninitialized: [u, d])
@@ -372,6 +401,28 @@ public final class Sampler {
         let normed = c.norm == .layerNorm
             ? try layerNorm(x, weight: model.normWeight, bias: model.normBias) : try rmsNorm(x, weight: model.normWeight)
         return blockedLinear(normed, model.head, nil, weights?.head)
+    }
+
+    /// Runs of whole prompts' lane groups with about `rows` active rows each: their groups, their
+    /// active rows and the distinct rows (sets of samples) those belong to, each a contiguous range
+    /// (active rows go prompt by prompt, and a prompt's sets follow its first row).
+    static func slices(_ groups: GeneratedCache.LaneGroups, laneWidth w: Int, rowOf: [Int], rows: Int)
+        -> [(groups: Range<Int>, rows: Range<Int>, units: Range<Int>)] {
+        var out: [(groups: Range<Int>, rows: Range<Int>, units: Range<Int>)] = []
+        let n = groups.prompt.count
+        var g0 = 0
+        while g0 < n {
+            var g1 = g0 + 1
+            func lastRow(_ g: Int) -> Int { Int((0..<w).map { groups.rows[g * w + $0] }.max()!) }
+            let r0 = Int((0..<w).compactMap { i -> Int32? in let r = groups.rows[g0 * w + i]; return r >= 0 ? r : nil }.min()!)
+            // Whole prompts (a prompt's blocks may share sets), until the slice has its rows.
+            while g1 < n && (groups.prompt[g1] == groups.prompt[g1 - 1] || lastRow(g1 - 1) + 1 - r0 < rows) { g1 += 1 }
+            let r1 = lastRow(g1 - 1) + 1
+            let u0 = rowOf[r0], u1 = rowOf[r0..<r1].max()! + 1
+            out.append((g0..<g1, r0..<r1, u0..<u1))
+            g0 = g1
+        }
+        return out
     }
 
     /// x [rows, in] · Wᵀ + b with every row computed the same way whatever the number of rows. The
