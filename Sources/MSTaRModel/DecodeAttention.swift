@@ -24,14 +24,16 @@ public final class GeneratedCache {
     let keys: [Tensor], values: [Tensor]
     let zeroRow: Tensor
 
-    /// Zeroed key and value caches for `layers` layers and `prompts` prompts of `k` samples, `maxNew` tokens deep.
+    /// Key and value caches for `layers` layers and `prompts` prompts of `k` samples, `maxNew` tokens
+    /// deep. Not zeroed: attention reads a block's slots only at times before the current one, and
+    /// every lane of every block still decoding is stored at every time (finished lanes as zeros).
     public init(layers: Int, prompts: Int, k: Int, maxNew: Int, width: Int) {
         self.k = k; self.maxNew = maxNew; self.width = width
         laneWidth = k >= 9 ? 16 : (k >= 5 ? 8 : (k >= 3 ? 4 : 2))
         blocks = (k + laneWidth - 1) / laneWidth
         let shape = [prompts, blocks, maxNew, width, laneWidth]
-        keys = (0..<layers).map { _ in Tensor.zeros(shape) }
-        values = (0..<layers).map { _ in Tensor.zeros(shape) }
+        keys = (0..<layers).map { _ in Tensor(uninitialized: shape) }
+        values = (0..<layers).map { _ in Tensor(uninitialized: shape) }
         zeroRow = Tensor.zeros([3 * width])
     }
 
@@ -117,8 +119,8 @@ private struct LaneAttention {
         let of = UnsafeMutableRawPointer(o).assumingMemoryBound(to: Float.self)
         let sf = UnsafeMutableRawPointer(scores).assumingMemoryBound(to: Float.self)
         let mf = UnsafeMutableRawPointer(mz).assumingMemoryBound(to: Float.self)
-        // Queries into lanes, the new keys and values into the cache; a finished sample's lane gets
-        // zeros (its cache slot at this time is still zero, so nothing changes there). Feature by
+        // Queries into lanes, the new keys and values into the cache; the lane of a finished or
+        // missing sample gets zeros (so that every slot read was written). Feature by
         // feature, so that each store is one lane vector: storing row by row, 16 features apart,
         // compiles to scatters, which took a third of decoding attention.
         withUnsafeTemporaryAllocation(of: UnsafePointer<Float>.self, capacity: w) { src in

@@ -469,10 +469,11 @@ public final class Sampler {
         for j in 0..<v where logits[j] > m { m = logits[j]; arg = j }
         // One exponential per token: with e = exp(l - m) and z = Σ e, log π = l - m - log z and the
         // entropy is log z - Σ e (l - m) / z (no exp of the log-probabilities again).
+        // The exponentials eight at a time (each lane has the scalar version's bits), the sums in order.
         var z: Double = 0, el: Double = 0
+        Sampler.exponentials(logits, v, minus: m, times: 1, into: probs)
         for j in 0..<v {
-            let e = fastExp(logits[j] - m)
-            probs[j] = e
+            let e = probs[j]
             z += Double(e); el += Double(e) * Double(logits[j] - m)
         }
         let logZ = Float(log(z)) + m
@@ -482,9 +483,9 @@ public final class Sampler {
             // Probabilities at the sampling temperature (at 1 they are the e above), then the nucleus.
             var sum = z
             if o.temperature != 1 {
-                let inv = 1 / o.temperature
+                Sampler.exponentials(logits, v, minus: m, times: 1 / o.temperature, into: probs)
                 sum = 0
-                for j in 0..<v { probs[j] = fastExp((logits[j] - m) * inv); sum += Double(probs[j]) }
+                for j in 0..<v { sum += Double(probs[j]) }
             }
             if o.topP < 1 {
                 let order = (0..<v).sorted { (probs[$0], -$0) > (probs[$1], -$1) }
@@ -499,6 +500,26 @@ public final class Sampler {
             token = rng.categorical(UnsafeBufferPointer(start: probs, count: v))
         }
         return (token, logits[token] - logZ, Float(h))
+    }
+}
+
+extension Sampler {
+    /// out[j] = fastExp((logits[j] - m) · s) (without the product when s is 1), eight lanes at a time.
+    @inline(__always)
+    static func exponentials(_ logits: UnsafePointer<Float>, _ v: Int, minus m: Float, times s: Float,
+                             into out: UnsafeMutablePointer<Float>) {
+        let mv = SIMD8<Float>(repeating: m), sv = SIMD8<Float>(repeating: s)
+        var j = 0
+        while j + 8 <= v {
+            let d = UnsafeRawPointer(logits + j).loadUnaligned(as: SIMD8<Float>.self) - mv
+            UnsafeMutableRawPointer(out + j).storeBytes(of: fastExp(s == 1 ? d : d * sv), as: SIMD8<Float>.self)
+            j += 8
+        }
+        while j < v {
+            let d = logits[j] - m
+            out[j] = fastExp(s == 1 ? d : d * s)
+            j += 1
+        }
     }
 }
 
