@@ -105,10 +105,19 @@ extension VisionLanguageModel {
             o.temperature = t
             #expect(try sampler.generate(prompts, k: 4, options: o, seed: 3) == drawn, "T = \(t)")
         }
-        var calls = 0
-        let stopped = try sampler.generate(prompts, k: 4, temperatures: temperatures, options: options, seed: 3,
-                                           shouldStop: { calls += 1; return calls > 4 })
-        #expect(stopped.count == 3 && stopped.allSatisfy { $0.count == 3 } && zip(stopped, together).allSatisfy { $0 == Array($1.prefix(3)) })
+        // A stop keeps whole chunks, the same at every temperature (on one thread: the first chunk,
+        // whose three temperatures ran before the stop).
+        for threads in [1, 2, 3] {
+            var calls = 0
+            let stopped = try Runtime.withThreads(threads) {
+                try sampler.generate(prompts, k: 4, temperatures: temperatures, options: options, seed: 3,
+                                     shouldStop: { calls += 1; return calls > 4 })
+            }
+            let n = stopped.first?.count ?? -1
+            #expect(stopped.count == 3 && n % 3 == 0 && n < prompts.count && stopped.allSatisfy { $0.count == n }, "\(threads) threads")
+            #expect(zip(stopped, together).allSatisfy { $0 == Array($1.prefix(n)) }, "\(threads) threads")
+            if threads == 1 { #expect(n == 3) }
+        }
     }
 
     /// Samples that drew the same tokens so far decode as one row; that changes no bit of any
