@@ -411,10 +411,12 @@ public final class Sampler {
         var out: [(groups: Range<Int>, rows: Range<Int>, units: Range<Int>)] = []
         let n = groups.prompt.count
         var g0 = 0
+        // A group's lanes hold its active rows in order, -1 for the samples that have finished.
+        func lastRow(_ g: Int) -> Int { (0..<w).reduce(-1) { Swift.max($0, Int(groups.rows[g * w + $1])) } }
+        func firstRow(_ g: Int) -> Int { (0..<w).reduce(Int.max) { r, i in groups.rows[g * w + i] < 0 ? r : Swift.min(r, Int(groups.rows[g * w + i])) } }
         while g0 < n {
             var g1 = g0 + 1
-            func lastRow(_ g: Int) -> Int { Int((0..<w).map { groups.rows[g * w + $0] }.max()!) }
-            let r0 = Int((0..<w).compactMap { i -> Int32? in let r = groups.rows[g0 * w + i]; return r >= 0 ? r : nil }.min()!)
+            let r0 = firstRow(g0)
             // Whole prompts (a prompt's blocks may share sets), until the slice has its rows.
             while g1 < n && (groups.prompt[g1] == groups.prompt[g1 - 1] || lastRow(g1 - 1) + 1 - r0 < rows) { g1 += 1 }
             let r1 = lastRow(g1 - 1) + 1

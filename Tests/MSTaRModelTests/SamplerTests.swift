@@ -213,4 +213,28 @@ func maxDiff(_ a: [Float], _ b: [Float]) -> Float {
         // The chunk limit was in play: a short prompt's sample stopped at 3 new tokens unfinished.
         #expect(one[2][0].contains { !$0.finished && $0.tokens.count == 3 })
     }
+
+    /// Decoding runs the q/k/v product and attention a few prompts (about 64 rows) at a time: a
+    /// chunk of many prompts, in several such slices, gives each prompt the bits it has alone (one
+    /// slice), where samples share prefixes (low temperature) and where they do not.
+    @Test func slicesOfPromptsGiveEachPromptItsBitsAlone() throws {
+        let model = try tinyModel(seed: 93)
+        var rng = RNG(seed: 94)
+        let prompts = try (0..<24).map { i in
+            SamplePrompt(image: try randomCanvas(&rng), prompt: (0..<(1 + i % 3)).map { _ in rng.int(below: 10) + 1 }, stream: UInt64(i))
+        }
+        let sampler = Sampler(model: model, eos: 0)
+        for t: Float in [0.3, 1.2] {
+            let options = SamplingOptions(temperature: t, maxTokens: 9, chunk: 512)  // one chunk, 24 x 6 rows
+            let together = try Runtime.withThreads(1) { try sampler.generate(prompts, k: 6, options: options, seed: 5) }
+            func bits(_ rs: [Rollout]) -> [UInt32] {
+                rs.flatMap { (r: Rollout) -> [UInt32] in r.logProbs.map(\.bitPattern) + [r.meanEntropy.bitPattern] }
+            }
+            for i in [0, 11, 23] {
+                let alone = try Runtime.withThreads(1) { try sampler.generate([prompts[i]], k: 6, options: options, seed: 5) }[0]
+                #expect(alone.map(\.tokens) == together[i].map(\.tokens), "T = \(t), prompt \(i)")
+                #expect(bits(alone) == bits(together[i]), "T = \(t), prompt \(i)")
+            }
+        }
+    }
 }
