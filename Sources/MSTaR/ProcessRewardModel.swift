@@ -131,29 +131,19 @@ public final class ProcessRewardModel {
     /// scores have the bits a forward over each whole sequence (`layout`) gives them.
     func scoreInOrder(_ items: [(example: Example, tokens: [Int])], batchSize: Int) throws -> [[Float]] {
         var out = [[Float]](repeating: [], count: items.count)
-        try Tensor.withoutGrad {
-            let prefixes = try scenePrefixes(items.map(\.example))
-            // Items prompt by prompt (in first-seen order), then in batches.
-            var groups: [[Int]] = [], groupOf: [String: Int] = [:]
-            for (i, item) in items.enumerated() {
-                if let g = groupOf[item.example.id] { groups[g].append(i) } else { groupOf[item.example.id] = groups.count; groups.append([i]) }
+        let prefixes = try scenePrefixes(items.map(\.example))
+        // Items prompt by prompt (in first-seen order), then in batches.
+        var groups: [[Int]] = [], groupOf: [String: Int] = [:]
+        for (i, item) in items.enumerated() {
+            if let g = groupOf[item.example.id] { groups[g].append(i) } else { groupOf[item.example.id] = groups.count; groups.append([i]) }
+        }
+        let order = groups.flatMap { $0 }
+        // Each batch is a job of its own on one thread (a batch's rows do not depend on the thread).
+        try out.withUnsafeMutableBufferPointer { out in
+            try parallelJobs((order.count + batchSize - 1) / batchSize) { batch in
+                let start = batch * batchSize
+                try scoreBatch(Array(order[start..<Swift.min(order.count, start + batchSize)]), items, prefixes, into: out)
             }
-            let order = groups.flatMap { $0 }
-            // Each batch is a job of its own on one thread (a batch's rows do not depend on the thread).
-            let batches = (order.count + batchSize - 1) / batchSize
-            var failure: Error?
-            let lock = NSLock()
-            out.withUnsafeMutableBufferPointer { out in
-                parallelJobs(batches) { batch in
-                    do {
-                        let start = batch * batchSize
-                        try scoreBatch(Array(order[start..<Swift.min(order.count, start + batchSize)]), items, prefixes, into: out)
-                    } catch {
-                        lock.lock(); if failure == nil { failure = error }; lock.unlock()
-                    }
-                }
-            }
-            if let failure { throw failure }
         }
         return out
     }
@@ -214,26 +204,19 @@ public final class ProcessRewardModel {
         let out = Tensor(uninitialized: [unique.count, c.imageTokens, c.dModel])
         let rowSize = c.imageTokens * c.dModel
         // Batches of 64 scenes, each a job of its own on one thread.
-        var failure: Error?
-        let lock = NSLock()
-        parallelJobs((unique.count + 63) / 64) { batch in
+        try parallelJobs((unique.count + 63) / 64) { batch in
             let start = batch * 64, end = Swift.min(unique.count, start + 64)
-            do {
-                let images = Tensor.zeros([end - start, c.imageHeight, c.imageWidth])
-                for (i, e) in unique[start..<end].enumerated() {
-                    guard let image = e.image else { continue }
-                    guard image.height == c.imageHeight, image.width == c.imageWidth else {
-                        throw TensorError.shapeMismatch("scene \(image.height)x\(image.width) does not fit the model's \(c.imageHeight)x\(c.imageWidth) input")
-                    }
-                    image.pixels.withUnsafeBufferPointer { (images.ptr + i * pixels).update(from: $0.baseAddress!, count: pixels) }
+            let images = Tensor.zeros([end - start, c.imageHeight, c.imageWidth])
+            for (i, e) in unique[start..<end].enumerated() {
+                guard let image = e.image else { continue }
+                guard image.height == c.imageHeight, image.width == c.imageWidth else {
+                    throw TensorError.shapeMismatch("scene \(image.height)x\(image.width) does not fit the model's \(c.imageHeight)x\(c.imageWidth) input")
                 }
-                let p = try Tensor.withoutGrad { try model.vision(images) }
-                withExtendedLifetime(p) { (out.ptr + start * rowSize).update(from: p.ptr, count: (end - start) * rowSize) }
-            } catch {
-                lock.lock(); if failure == nil { failure = error }; lock.unlock()
+                image.pixels.withUnsafeBufferPointer { (images.ptr + i * pixels).update(from: $0.baseAddress!, count: pixels) }
             }
+            let p = try Tensor.withoutGrad { try model.vision(images) }
+            withExtendedLifetime(p) { (out.ptr + start * rowSize).update(from: p.ptr, count: (end - start) * rowSize) }
         }
-        if let failure { throw failure }
         return (out, row)
     }
 

@@ -112,12 +112,13 @@ public final class Sampler {
         let perChunk = Swift.max(1, options.chunk / k)
         let chunks = stride(from: 0, to: prompts.count, by: perChunk).map { Array(prompts[$0..<Swift.min(prompts.count, $0 + perChunk)]) }
         let nT = temperatures.count
+        guard nT > 0 else { return [] }
         // Chunks go in waves, each with enough jobs to keep every thread busy while the threads
         // take them in turn (jobs differ in cost); a wave's prefix caches are held at once. Where
         // a wave has too few (chunk, temperature) pairs, each chunk's prompts are split into parts,
         // each decoded as in its whole chunk.
         let target = 4 * Runtime.threads
-        let perWave = Swift.max(1, (target + nT - 1) / Swift.max(nT, 1))
+        let perWave = Swift.max(1, (target + nT - 1) / nT)
         // The decoding products' weights, packed once for every job (as they are now: a policy
         // trained between calls is packed again).
         let weights = Numerics.mode == .portable ? DecodeWeights(model) : nil
@@ -131,16 +132,9 @@ public final class Sampler {
             let parts = Runtime.threads == 1 || Numerics.mode != .portable
                 ? 1 : Swift.min(perChunk, (target + wave.count * nT - 1) / (wave.count * nT))
             var prefilled = [Prefilled?](repeating: nil, count: wave.count)
-            var failure: Error?
-            let lock = NSLock()
-            prefilled.withUnsafeMutableBufferPointer { slots in
-                parallelJobs(wave.count) { c in
-                    do { slots[c] = try Tensor.withoutGrad { try prefill(wave[c]) } } catch {
-                        lock.lock(); if failure == nil { failure = error }; lock.unlock()
-                    }
-                }
+            try prefilled.withUnsafeMutableBufferPointer { slots in
+                try parallelJobs(wave.count) { c in slots[c] = try Tensor.withoutGrad { try prefill(wave[c]) } }
             }
-            if let failure { throw failure }
             // Job j: chunk j / (parts · nT), then its part, then the temperature. Chunk by chunk (a
             // stop keeps whole chunks), the hottest first (more distinct samples, longer responses),
             // so that no long job is left for the end.
@@ -148,24 +142,19 @@ public final class Sampler {
             let order = decoded.indices.sorted {
                 ($0 / (parts * nT), -temperatures[$0 % nT], $0) < ($1 / (parts * nT), -temperatures[$1 % nT], $1)
             }
-            decoded.withUnsafeMutableBufferPointer { slots in
-                parallelJobs(slots.count, stop: shouldStop) { q in
+            try decoded.withUnsafeMutableBufferPointer { slots in
+                try parallelJobs(slots.count, stop: shouldStop) { q in
                     let j = order[q]
                     let c = j / (parts * nT), part = j / nT % parts, chunk = wave[c]
                     let size = (chunk.count + parts - 1) / parts
                     let range = Swift.min(chunk.count, part * size)..<Swift.min(chunk.count, (part + 1) * size)
                     var o = options
                     o.temperature = temperatures[j % nT]
-                    do {
-                        slots[j] = range.isEmpty ? [] : try Tensor.withoutGrad {
-                            try decodeChunk(chunk, part: range, prefilled[c]!, k: k, options: o, seed: seed, weights: weights)
-                        }
-                    } catch {
-                        lock.lock(); if failure == nil { failure = error }; lock.unlock()
+                    slots[j] = range.isEmpty ? [] : try Tensor.withoutGrad {
+                        try decodeChunk(chunk, part: range, prefilled[c]!, k: k, options: o, seed: seed, weights: weights)
                     }
                 }
             }
-            if let failure { throw failure }
             for c in wave.indices {
                 let jobs = (c * parts * nT)..<((c + 1) * parts * nT)
                 guard jobs.allSatisfy({ decoded[$0] != nil }) else { return out }
@@ -427,18 +416,15 @@ public final class Sampler {
         return out
     }
 
-    /// x [rows, in] · Wᵀ + b with every row computed the same way whatever the number of rows. The
-    /// portable product does that by construction, in one call (`packed`: W and b packed for it);
-    /// OpenBLAS needs fixed blocks of `block` rows (the last one padded), spread over the workers.
+    /// x [rows, in] · Wᵀ + b with every row computed the same way whatever the number of rows:
+    /// with the portable numerics by `packed` (W and b packed for the portable product, whose rows
+    /// never depend on their place); under OpenBLAS in fixed blocks of `block` rows (the last one
+    /// padded), spread over the workers.
     func blockedLinear(_ x: Tensor, _ w: Tensor, _ b: Tensor?, _ packed: PackedLinear? = nil) -> Tensor {
         let rows = x.count / w.shape[1], inF = w.shape[1], outF = w.shape[0], bs = Sampler.block
         let out = Tensor(uninitialized: [rows, outF])
         if let packed {
             withExtendedLifetime(x) { packed(x.ptr, rows: rows, into: out.ptr) }
-            return out
-        }
-        if Numerics.mode == .portable {
-            sgemm(transB: true, m: rows, n: outF, k: inF, a: x.ptr, b: w.ptr, c: out.ptr, bias: b.map { UnsafePointer($0.ptr) })
             return out
         }
         let blocks = (rows + bs - 1) / bs

@@ -54,22 +54,26 @@ public func parallelEach(_ n: Int, _ body: (Int) -> Void) {
 /// thread: nested products and loops stay on it, so a job's results are the bits it has alone.
 /// For many small sequential tasks (decoding a chunk of prompts), whose own steps are too short to
 /// split well over threads. `stop` is asked before each job is handed out, by one thread at a
-/// time; once it says yes no further job starts. Returns when every started job has finished.
-public func parallelJobs(_ n: Int, stop: (() -> Bool)? = nil, _ body: (Int) -> Void) {
+/// time; once it says yes no further job starts. Returns when every started job has finished;
+/// when jobs threw, throws the error of the lowest-numbered one (what one thread would throw).
+public func parallelJobs(_ n: Int, stop: (() -> Bool)? = nil, _ body: (Int) throws -> Void) throws {
     let workers = Swift.min(Runtime.threads, n)
     if workers <= 1 {
         for i in 0..<n {
             if stop?() == true { return }
-            body(i)
+            try body(i)
         }
         return
     }
     let queue = JobQueue(count: n)
     runWorkers(workers) { _ in
         Runtime.withThreads(1) {
-            while let i = queue.next(stop) { body(i) }
+            while let i = queue.next(stop) {
+                do { try body(i) } catch { queue.fail(i, error) }
+            }
         }
     }
+    if let failure = queue.failure { throw failure.error }
 }
 
 /// Hands out job numbers 0..<count once each across threads, until a stop.
@@ -82,6 +86,13 @@ private final class JobQueue: @unchecked Sendable {
         pthread_mutex_init(&lock, nil)
     }
     deinit { pthread_mutex_destroy(&lock) }
+    /// The lowest-numbered job that threw, and its error (read after the workers finish).
+    private(set) var failure: (job: Int, error: Error)?
+    func fail(_ job: Int, _ error: Error) {
+        pthread_mutex_lock(&lock)
+        defer { pthread_mutex_unlock(&lock) }
+        if failure.map({ job < $0.job }) ?? true { failure = (job, error) }
+    }
     func next(_ stop: (() -> Bool)?) -> Int? {
         pthread_mutex_lock(&lock)
         defer { pthread_mutex_unlock(&lock) }

@@ -65,22 +65,22 @@ import Testing
 
     /// Every job runs once, on a runtime of one thread; a stop hands out no further job.
     @Test(arguments: [1, 2, 5])
-    func jobsRunOnceEachOnOneThreadAndStop(threads: Int) {
+    func jobsRunOnceEachOnOneThreadAndStop(threads: Int) throws {
         let n = 37
         var seen = [Int](repeating: 0, count: n), inner = [Int](repeating: 0, count: n)
-        seen.withUnsafeMutableBufferPointer { seen in
-            inner.withUnsafeMutableBufferPointer { inner in
-                Runtime.withThreads(threads) {
-                    parallelJobs(n) { i in seen[i] += 1; inner[i] = Runtime.threads }
+        try seen.withUnsafeMutableBufferPointer { seen in
+            try inner.withUnsafeMutableBufferPointer { inner in
+                try Runtime.withThreads(threads) {
+                    try parallelJobs(n) { i in seen[i] += 1; inner[i] = Runtime.threads }
                 }
             }
         }
         #expect(seen == [Int](repeating: 1, count: n))
         #expect(inner == [Int](repeating: 1, count: n))
         var asked = 0, ran = [Bool](repeating: false, count: n)
-        ran.withUnsafeMutableBufferPointer { ran in
-            Runtime.withThreads(threads) {
-                parallelJobs(n, stop: { asked += 1; return asked > 10 }) { i in ran[i] = true }
+        try ran.withUnsafeMutableBufferPointer { ran in
+            try Runtime.withThreads(threads) {
+                try parallelJobs(n, stop: { asked += 1; return asked > 10 }) { i in ran[i] = true }
             }
         }
         #expect(ran.filter { $0 }.count == 10 && asked == 11)
